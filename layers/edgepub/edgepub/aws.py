@@ -1,0 +1,147 @@
+"""AWS adapters: boto3 clients configured from Settings, and the S3 source and
+page stores. On the embedded stack the same code talks to the moto server
+through `aws_endpoint_url`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from edgepub.pages import Page
+from edgepub.ports import SourceObject, StoredPage
+from edgepub.settings import Settings
+
+_NOT_FOUND = {"NoSuchKey", "404", "NotFound", "NoSuchVersion"}
+
+
+@lru_cache(maxsize=32)
+def _client(service: str, endpoint_url: str, region: str) -> Any:
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 4},
+        connect_timeout=5,
+        read_timeout=20,
+        s3={"addressing_style": "path"} if endpoint_url else {},
+    )
+    return boto3.session.Session().client(
+        service, endpoint_url=endpoint_url or None, region_name=region, config=config
+    )
+
+
+def client(service: str, settings: Settings) -> Any:
+    """A cached boto3 client (clients are thread-safe; creating one costs milliseconds)."""
+    return _client(service, settings.aws_endpoint_url, settings.aws_region)
+
+
+def is_not_found(error: ClientError) -> bool:
+    return str(error.response.get("Error", {}).get("Code")) in _NOT_FOUND
+
+
+def report_key(settings: Settings, source_key: str) -> str:
+    """Where the rejection report for a source lives: under a prefix that triggers nothing."""
+    return settings.rejected_prefix + quote(source_key, safe="/").replace("..", "%2E%2E") + ".json"
+
+
+class S3SourceStore:
+    def __init__(self, settings: Settings, s3: Any | None = None) -> None:
+        self.settings = settings
+        self.bucket = settings.sources_bucket
+        self.s3 = s3 or client("s3", settings)
+
+    def read(self, key: str, *, max_bytes: int) -> SourceObject | None:
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        size = int(head["ContentLength"])
+        version = str(head.get("VersionId") or "")
+        if size > max_bytes:
+            return SourceObject(key=key, version_id=version, size=size, data=None)
+        try:
+            args = {"Bucket": self.bucket, "Key": key}
+            if version and version != "null":
+                # read exactly the version we sized, even if a newer one lands meanwhile
+                args["VersionId"] = version
+            obj = self.s3.get_object(**args)
+        except ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        data = obj["Body"].read(max_bytes + 1)
+        return SourceObject(key=key, version_id=version, size=len(data), data=data if len(data) <= max_bytes else None)
+
+    def write_report(self, key: str, report: Mapping[str, Any]) -> None:
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=report_key(self.settings, key),
+            Body=json.dumps(report, indent=2, sort_keys=True).encode("utf-8"),
+            ContentType="application/json; charset=utf-8",
+        )
+
+    def delete_report(self, key: str) -> None:
+        self.s3.delete_object(Bucket=self.bucket, Key=report_key(self.settings, key))
+
+    def read_report(self, key: str) -> Mapping[str, Any] | None:
+        try:
+            obj = self.s3.get_object(Bucket=self.bucket, Key=report_key(self.settings, key))
+        except ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        loaded: Mapping[str, Any] = json.loads(obj["Body"].read())
+        return loaded
+
+
+class S3PageStore:
+    def __init__(self, settings: Settings, s3: Any | None = None) -> None:
+        self.settings = settings
+        self.bucket = settings.site_bucket
+        self.s3 = s3 or client("s3", settings)
+
+    def head(self, key: str) -> StoredPage | None:
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        meta = {str(k): str(v) for k, v in head.get("Metadata", {}).items()}
+        return StoredPage(
+            key=key,
+            content_hash=meta.get("content-hash", ""),
+            version_id=str(head.get("VersionId") or ""),
+            metadata=meta,
+        )
+
+    def put(self, page: Page) -> str:
+        response = self.s3.put_object(
+            Bucket=self.bucket,
+            Key=page.key,
+            Body=page.body,
+            ContentType=page.content_type,
+            CacheControl=page.cache_control(self.settings.cache),
+            Metadata=page.metadata(),
+        )
+        return str(response.get("VersionId") or "")
+
+    def delete(self, key: str) -> None:
+        # On a versioned bucket this adds a delete marker: earlier versions stay for rollback.
+        self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+
+def dynamo_table(settings: Settings) -> Any:
+    resource = boto3.session.Session().resource(
+        "dynamodb",
+        endpoint_url=settings.aws_endpoint_url or None,
+        region_name=settings.aws_region,
+        config=Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=10),
+    )
+    return resource.Table(settings.articles_table)

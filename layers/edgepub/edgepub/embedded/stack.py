@@ -1,0 +1,424 @@
+"""The embedded stack: template.yaml created in moto on loopback, with a
+Cloudflare emulator, and the functions run in-process from their Handler and
+CodeUri, polling their SQS queues the way Lambda's event source mapping does.
+
+    with EmbeddedStack.start() as stack:
+        stack.s3.put_object(Bucket=stack.outputs["SourcesBucketName"], Key="content/a.md", Body=b"...")
+        stack.run_until_idle()
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from edgepub.embedded.cloudflare_emulator import CloudflareEmulator
+from edgepub.embedded.template import Resolver, load_sam_template, package_and_transform
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+ZONE_ID = "0123456789abcdef0123456789abcdef"
+_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+# moto's CloudFormation skips these types; the embedded stack creates them itself.
+_FILLED_BY_US = {"AWS::SecretsManager::Secret", "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::CloudWatch::Alarm"}
+
+
+@dataclass
+class FunctionSpec:
+    logical_id: str
+    name: str
+    handler: str
+    code_dir: Path
+    environment: dict[str, str]
+    timeout: int
+    queue_url: str = ""
+    batch_size: int = 10
+    module: ModuleType | None = None
+
+    def load(self) -> Callable[[dict[str, Any], Any], Any]:
+        if self.module is None:
+            module_file, _, _ = self.handler.rpartition(".")
+            path = self.code_dir / f"{module_file}.py"
+            unique = f"edgepub_function_{self.logical_id}_{uuid.uuid4().hex[:8]}"
+            spec = importlib.util.spec_from_file_location(unique, path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot load {path}")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            self.module = module
+        handler: Callable[[dict[str, Any], Any], Any] = getattr(self.module, self.handler.rpartition(".")[2])
+        return handler
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    memory_limit_in_mb: int = 512
+    timeout_seconds: int = 30
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
+
+    @property
+    def function_version(self) -> str:
+        return "$LATEST"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_seconds - (time.monotonic() - self.started)) * 1000))
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class EmbeddedStack:
+    def __init__(self, *, name_prefix: str = "edgepub", template: Path | None = None, retry_delay: int = 0) -> None:
+        self.name_prefix = name_prefix
+        self.template_path = template or REPO_ROOT / "template.yaml"
+        self.retry_delay = retry_delay
+        self.token = "cf-emulator-" + secrets.token_hex(16)
+        self.cloudflare = CloudflareEmulator(self.token, ZONE_ID)
+        self.functions: dict[str, FunctionSpec] = {}
+        self.outputs: dict[str, str] = {}
+        self.invocations = 0
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+        self._server: Any = None
+        self._saved_env: dict[str, str | None] = {}
+
+    # -- lifecycle ------------------------------------------------------------
+
+    @classmethod
+    def start(cls, **kwargs: Any) -> EmbeddedStack:
+        stack = cls(**kwargs)
+        stack.up()
+        return stack
+
+    def up(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto request otherwise
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        env = {**_CREDENTIALS, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": self.endpoint_url}
+        self._saved_env = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        self.cloudflare.start()
+        self._create_stack()
+
+    def down(self) -> None:
+        self.stop_polling()
+        self.cloudflare.stop()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        for k, v in self._saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    def __enter__(self) -> EmbeddedStack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
+
+    # -- clients --------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.session.Session().client(
+            service, endpoint_url=self.endpoint_url, region_name=REGION,
+            config=Config(s3={"addressing_style": "path"}),
+        )
+
+    @property
+    def s3(self) -> Any:
+        return self.client("s3")
+
+    @property
+    def sources_bucket(self) -> str:
+        return self.outputs["SourcesBucketName"]
+
+    @property
+    def site_bucket(self) -> str:
+        return self.outputs["SiteBucketName"]
+
+    def settings_env(self) -> dict[str, str]:
+        """The environment the publish function runs with (for CLI and tests)."""
+        return dict(self.functions["PublishFunction"].environment)
+
+    # -- creation -------------------------------------------------------------
+
+    def _create_stack(self) -> None:
+        s3 = self.s3
+        artifacts = f"{self.name_prefix}-artifacts"
+        s3.create_bucket(Bucket=artifacts)
+
+        def upload(key: str, data: bytes) -> str:
+            s3.put_object(Bucket=artifacts, Key=key, Body=data)
+            return f"s3://{artifacts}/{key}"
+
+        sam = load_sam_template(self.template_path)
+        cfn_template = package_and_transform(sam, self.template_path.parent, upload)
+        parameters = {
+            "NamePrefix": self.name_prefix,
+            "CloudflareApiBase": self.cloudflare.api_base,
+            "CloudflareZoneId": ZONE_ID,
+        }
+        cfn = self.client("cloudformation")
+        stack_name = f"{self.name_prefix}-embedded"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # moto warns about each resource type it skips
+            logging.getLogger("moto").setLevel(logging.ERROR)
+            cfn.create_stack(
+                StackName=stack_name,
+                TemplateBody=json.dumps(cfn_template),
+                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+                Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+            )
+        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+        if stack["StackStatus"] != "CREATE_COMPLETE":
+            raise RuntimeError(f"embedded stack failed: {stack['StackStatus']} {stack.get('StackStatusReason')}")
+        physical = {
+            r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+            for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
+            if "LogicalResourceId" in r
+        }
+        pseudo = {
+            "AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws",
+            "AWS::StackName": stack_name, "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackId": stack["StackId"],
+        }
+        resolver = Resolver(cfn_template, parameters, physical, pseudo)
+        self._fill_gaps(cfn_template, resolver)
+        self.outputs = {
+            name: str(resolver.resolve(spec["Value"])) for name, spec in cfn_template.get("Outputs", {}).items()
+        }
+        self._collect_functions(sam, cfn_template, resolver)
+        from aws_lambda_powertools.utilities import parameters as powertools_parameters
+
+        powertools_parameters.clear_caches()
+
+    def _fill_gaps(self, template: Mapping[str, Any], resolver: Resolver) -> None:
+        """Create what moto's CloudFormation skips, from the same template."""
+        s3 = self.s3
+        resources = template["Resources"]
+        for logical, resource in resources.items():
+            kind = resource["Type"]
+            props = resource.get("Properties", {})
+            if kind == "AWS::SecretsManager::Secret":
+                name = resolver.resolve(props["Name"])
+                created = self.client("secretsmanager").create_secret(
+                    Name=name, SecretString=self.token, Description=resolver.resolve(props.get("Description", ""))
+                )
+                resolver.physical[logical] = created["ARN"]
+            elif kind == "AWS::S3::Bucket":
+                bucket = resolver.physical[logical]
+                if "VersioningConfiguration" in props:
+                    s3.put_bucket_versioning(
+                        Bucket=bucket, VersioningConfiguration={"Status": props["VersioningConfiguration"]["Status"]}
+                    )
+                if "PublicAccessBlockConfiguration" in props:
+                    s3.put_public_access_block(
+                        Bucket=bucket, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+                    )
+        # Notifications last: the queues they point at now have resolvable ARNs.
+        for logical, resource in resources.items():
+            props = resource.get("Properties", {})
+            if resource["Type"] == "AWS::S3::Bucket" and "NotificationConfiguration" in props:
+                config = resolver.resolve(props["NotificationConfiguration"])
+                queues = [
+                    {
+                        "QueueArn": q["Queue"],
+                        "Events": [q["Event"]],
+                        **({"Filter": {"Key": {"FilterRules": q["Filter"]["S3Key"]["Rules"]}}} if "Filter" in q else {}),
+                    }
+                    for q in config.get("QueueConfigurations", [])
+                ]
+                s3.put_bucket_notification_configuration(
+                    Bucket=resolver.physical[logical], NotificationConfiguration={"QueueConfigurations": queues}
+                )
+
+    def _collect_functions(self, sam: Mapping[str, Any], template: Mapping[str, Any], resolver: Resolver) -> None:
+        resources = template["Resources"]
+        runtime_env = {
+            **_CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_DEV": "false",
+        }
+        for logical, resource in resources.items():
+            if resource["Type"] != "AWS::Lambda::Function":
+                continue
+            props = resource["Properties"]
+            sam_props = sam["Resources"][logical]["Properties"]
+            variables = resolver.resolve(props.get("Environment", {}).get("Variables", {}))
+            env = {k: str(v) for k, v in variables.items()}
+            name = str(resolver.resolve(props.get("FunctionName", logical)))
+            env.update(runtime_env, AWS_LAMBDA_FUNCTION_NAME=name)
+            self.functions[logical] = FunctionSpec(
+                logical_id=logical,
+                name=name,
+                handler=props["Handler"],
+                code_dir=self.template_path.parent / sam_props["CodeUri"],
+                environment=env,
+                timeout=int(props.get("Timeout", 3)),
+            )
+        for resource in resources.values():
+            if resource["Type"] != "AWS::Lambda::EventSourceMapping":
+                continue
+            props = resource["Properties"]
+            function_logical = props["FunctionName"]["Ref"]
+            queue_arn = str(resolver.resolve(props["EventSourceArn"]))
+            spec = self.functions[function_logical]
+            queue_name = queue_arn.rsplit(":", 1)[-1]
+            spec.queue_url = self.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]
+            spec.batch_size = int(props.get("BatchSize", 10))
+
+    # -- running functions ----------------------------------------------------
+
+    def invoke(self, logical_id: str, event: Mapping[str, Any]) -> Any:
+        """Invoke a function in-process with its own environment, as Lambda would."""
+        spec = self.functions[logical_id]
+        with self._lock, _environment(spec.environment):
+            handler = spec.load()
+            self.invocations += 1
+            return handler(dict(event), LambdaContext(function_name=spec.name, timeout_seconds=spec.timeout))
+
+    def poll_once(self) -> int:
+        """One receive from each mapped queue; returns the number of messages handled."""
+        handled = 0
+        sqs = self.client("sqs")
+        for logical, spec in self.functions.items():
+            if not spec.queue_url:
+                continue
+            response = sqs.receive_message(
+                QueueUrl=spec.queue_url, MaxNumberOfMessages=min(spec.batch_size, 10),
+                AttributeNames=["All"], MessageAttributeNames=["All"], WaitTimeSeconds=0,
+            )
+            messages = response.get("Messages", [])
+            if not messages:
+                continue
+            queue_arn = "arn:aws:sqs:{}:{}:{}".format(REGION, ACCOUNT, spec.queue_url.rsplit("/", 1)[-1])
+            event = {
+                "Records": [
+                    {
+                        "messageId": m["MessageId"],
+                        "receiptHandle": m["ReceiptHandle"],
+                        "body": m["Body"],
+                        "attributes": m.get("Attributes", {}),
+                        "messageAttributes": m.get("MessageAttributes", {}),
+                        "md5OfBody": m.get("MD5OfBody", ""),
+                        "eventSource": "aws:sqs",
+                        "eventSourceARN": queue_arn,
+                        "awsRegion": REGION,
+                    }
+                    for m in messages
+                ]
+            }
+            try:
+                result = self.invoke(logical, event)
+                failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+            except Exception:  # the whole batch failed, as when a Lambda invocation errors
+                log.exception("function %s failed a batch", spec.name)
+                failed = {m["MessageId"] for m in messages}
+            for m in messages:
+                if m["MessageId"] in failed:
+                    # Lambda leaves a failed message invisible until its visibility
+                    # timeout; the embedded stack retries after `retry_delay` seconds.
+                    sqs.change_message_visibility(
+                        QueueUrl=spec.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=self.retry_delay
+                    )
+                else:
+                    sqs.delete_message(QueueUrl=spec.queue_url, ReceiptHandle=m["ReceiptHandle"])
+            handled += len(messages)
+        return handled
+
+    def queue_depth(self) -> int:
+        sqs = self.client("sqs")
+        total = 0
+        for spec in self.functions.values():
+            if spec.queue_url:
+                attrs = sqs.get_queue_attributes(
+                    QueueUrl=spec.queue_url,
+                    AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+                )["Attributes"]
+                total += int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+        return total
+
+    def run_until_idle(self, timeout: float = 60.0) -> int:
+        """Poll until every mapped queue is empty; returns messages handled."""
+        deadline = time.monotonic() + timeout
+        handled = 0
+        while time.monotonic() < deadline:
+            n = self.poll_once()
+            handled += n
+            if n == 0 and self.queue_depth() == 0:
+                return handled
+            if n == 0:
+                time.sleep(0.05)
+        raise TimeoutError(f"queues not drained after {timeout}s ({self.queue_depth()} messages left)")
+
+    def start_polling(self, interval: float = 0.2) -> None:
+        """Poll in a background thread, like Lambda's event source mappings (for the demo and `serve`)."""
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    if self.poll_once() == 0:
+                        self._stop.wait(interval)
+                except Exception:
+                    log.exception("embedded poller failed; retrying")
+                    self._stop.wait(1)
+
+        self._stop.clear()
+        self._poller = threading.Thread(target=loop, name="embedded-event-source-mapping", daemon=True)
+        self._poller.start()
+
+    def stop_polling(self) -> None:
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join(timeout=10)
+            self._poller = None

@@ -1,0 +1,102 @@
+"""Local adapters: a folder as the source and page store, and a purger that
+only records. Used by `edgepub build` and by tests that need no server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from edgepub.pages import Page, UnsafePath
+from edgepub.ports import PurgeReceipt, SourceObject, StoredPage, unique
+
+_META_SUFFIX = ".edgepub-meta.json"
+
+
+def _inside(root: Path, key: str) -> Path:
+    target = (root / key).resolve()
+    if not target.is_relative_to(root.resolve()):
+        raise UnsafePath(f"{key!r} escapes {root}")
+    return target
+
+
+class FolderSourceStore:
+    """Sources in a folder; rejection reports in a sibling folder."""
+
+    def __init__(self, root: Path, reports: Path) -> None:
+        self.root = root
+        self.reports = reports
+
+    def read(self, key: str, *, max_bytes: int) -> SourceObject | None:
+        path = _inside(self.root, key)
+        if not path.is_file():
+            return None
+        size = path.stat().st_size
+        data = path.read_bytes() if size <= max_bytes else None
+        version = hashlib.sha256(data).hexdigest()[:16] if data is not None else ""
+        return SourceObject(key=key, version_id=version, size=size, data=data)
+
+    def write_report(self, key: str, report: Mapping[str, Any]) -> None:
+        path = _inside(self.reports, key + ".json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    def delete_report(self, key: str) -> None:
+        _inside(self.reports, key + ".json").unlink(missing_ok=True)
+
+    def read_report(self, key: str) -> Mapping[str, Any] | None:
+        path = _inside(self.reports, key + ".json")
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+class FolderPageStore:
+    """Pages as files under a folder, headers in a JSON file beside each."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def head(self, key: str) -> StoredPage | None:
+        meta_path = _inside(self.root, key + _META_SUFFIX)
+        if not meta_path.is_file():
+            return None
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        return StoredPage(key=key, content_hash=meta.get("content-hash", ""), version_id="", metadata=meta)
+
+    def put(self, page: Page) -> str:
+        path = _inside(self.root, page.key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(page.body)
+        meta = dict(page.metadata(), **{"content-type": page.content_type})
+        _inside(self.root, page.key + _META_SUFFIX).write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
+        return ""
+
+    def delete(self, key: str) -> None:
+        _inside(self.root, key).unlink(missing_ok=True)
+        _inside(self.root, key + _META_SUFFIX).unlink(missing_ok=True)
+
+    def read(self, key: str) -> bytes | None:
+        path = _inside(self.root, key)
+        return path.read_bytes() if path.is_file() else None
+
+
+class RecordingPurger:
+    """Remembers what would have been purged; calls nothing."""
+
+    def __init__(self, batch_size: int = 30) -> None:
+        self.batch_size = batch_size
+        self.batches: list[list[str]] = []
+
+    def purge_urls(self, urls: Sequence[str]) -> list[PurgeReceipt]:
+        items = unique(urls)
+        receipts = []
+        for start in range(0, len(items), self.batch_size):
+            batch = items[start : start + self.batch_size]
+            self.batches.append(batch)
+            receipts.append(PurgeReceipt(request_id=f"local-{len(self.batches)}", items=tuple(batch), attempts=1))
+        return receipts
+
+    @property
+    def purged(self) -> list[str]:
+        return [url for batch in self.batches for url in batch]

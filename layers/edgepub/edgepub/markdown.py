@@ -1,0 +1,44 @@
+"""Markdown to safe HTML: cmarkgfm (GitHub's C CommonMark) then nh3 (ammonia).
+
+cmarkgfm already drops raw HTML and javascript: URLs in its default safe mode;
+nh3 is the second wall, with an allow-list of tags, attributes and URL schemes.
+"""
+
+from __future__ import annotations
+
+import cmarkgfm
+import nh3
+from cmarkgfm.cmark import Options as CmarkOptions
+
+_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em",
+    "figcaption", "figure", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li",
+    "ol", "p", "pre", "s", "span", "strong", "sub", "sup", "table", "tbody", "td", "tfoot",
+    "th", "thead", "tr", "ul", "input",
+}
+_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height", "loading"},
+    "code": {"class"},
+    "td": {"align"},
+    "th": {"align"},
+    "ol": {"start"},
+    "input": {"type", "checked", "disabled"},
+}
+_URL_SCHEMES = {"http", "https", "mailto"}
+# no smart punctuation: technical text ("--flag", quotes in commands) must stay as typed
+_OPTIONS = CmarkOptions.CMARK_OPT_GITHUB_PRE_LANG
+
+
+def to_html(markdown_text: str) -> str:
+    """Render Markdown to sanitized HTML. A top-level "# h1" is demoted: the page has one h1, the title."""
+    raw = cmarkgfm.github_flavored_markdown_to_html(markdown_text, options=_OPTIONS)
+    raw = raw.replace("<h1>", "<h2>").replace("</h1>", "</h2>")
+    return nh3.clean(
+        raw,
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        url_schemes=_URL_SCHEMES,
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    )

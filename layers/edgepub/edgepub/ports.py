@@ -1,0 +1,67 @@
+"""The ports the publishing core talks through. Adapters: `edgepub.aws` (S3,
+DynamoDB), `edgepub.cloudflare` (the purge API) and `edgepub.local` (folders and
+memory, for local builds and tests). The core never imports boto3 or requests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from edgepub.pages import Page
+
+
+@dataclass(frozen=True)
+class SourceObject:
+    key: str
+    version_id: str
+    size: int
+    data: bytes | None  # None when the object is larger than the limit asked for
+
+
+@dataclass(frozen=True)
+class StoredPage:
+    key: str
+    content_hash: str
+    version_id: str
+    metadata: Mapping[str, str]
+
+
+class SourceStore(Protocol):
+    def read(self, key: str, *, max_bytes: int) -> SourceObject | None:
+        """The current object at `key`, or None when there is none."""
+        ...
+
+    def write_report(self, key: str, report: Mapping[str, Any]) -> None: ...
+
+    def delete_report(self, key: str) -> None: ...
+
+    def read_report(self, key: str) -> Mapping[str, Any] | None: ...
+
+
+class PageStore(Protocol):
+    def head(self, key: str) -> StoredPage | None: ...
+
+    def put(self, page: Page) -> str:
+        """Store the page; return the stored version id ("" where there is none)."""
+        ...
+
+    def delete(self, key: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class PurgeReceipt:
+    """What one purge API call did."""
+
+    request_id: str
+    items: tuple[str, ...]
+    attempts: int
+
+
+class Purger(Protocol):
+    def purge_urls(self, urls: Sequence[str]) -> list[PurgeReceipt]: ...
+
+
+def unique(items: Iterable[str]) -> list[str]:
+    """Order-preserving de-duplication."""
+    return list(dict.fromkeys(items))

@@ -1,0 +1,119 @@
+"""Configuration: one typed settings object, read from the environment once.
+
+Every variable is prefixed EDGEPUB_. Defaults work on the embedded stack; the
+deployed functions get theirs from template.yaml.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from edgepub.errors import ConfigurationError
+
+_PREFIX = "EDGEPUB_"
+
+
+@dataclass(frozen=True)
+class CachePolicy:
+    """Cache-Control per page kind.
+
+    Browsers keep pages briefly (max-age); the edge keeps them long (s-maxage)
+    because every change is purged. stale-while-revalidate and stale-if-error
+    let the edge answer while it refetches or while the origin is down.
+    """
+
+    article: str = "public, max-age=300, s-maxage=31536000, stale-while-revalidate=60, stale-if-error=86400"
+    listing: str = "public, max-age=60, s-maxage=31536000, stale-while-revalidate=60, stale-if-error=86400"
+    feed: str = "public, max-age=300, s-maxage=31536000, stale-while-revalidate=60, stale-if-error=86400"
+    sitemap: str = "public, max-age=3600, s-maxage=31536000, stale-while-revalidate=60, stale-if-error=86400"
+    redirect: str = "public, max-age=3600, s-maxage=31536000, stale-if-error=86400"
+    error: str = "public, max-age=60, s-maxage=600"
+    static: str = "public, max-age=86400, s-maxage=31536000, stale-if-error=86400"
+
+    def for_kind(self, kind: str) -> str:
+        value = getattr(self, kind, None)
+        if not isinstance(value, str):
+            raise ConfigurationError(f"no cache policy for page kind {kind!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    site_url: str = "https://www.example.com"
+    site_title: str = "edgepub"
+    sources_bucket: str = "edgepub-sources"
+    site_bucket: str = "edgepub-site"
+    articles_table: str = "edgepub-articles"
+    source_prefix: str = "content/"
+    rejected_prefix: str = "rejected/"
+    max_source_bytes: int = 2 * 1024 * 1024
+    cloudflare_zone_id: str = "0123456789abcdef0123456789abcdef"
+    cloudflare_api_base: str = "https://api.cloudflare.com/client/v4"
+    # Secrets Manager secret id (name or ARN) holding the API token; or an SSM
+    # SecureString parameter name. Never the token itself.
+    cloudflare_token_secret: str = ""
+    cloudflare_token_parameter: str = ""
+    purge_batch_size: int = 30
+    purge_timeout_seconds: float = 10.0
+    aws_endpoint_url: str = ""
+    aws_region: str = "us-east-1"
+    cache: CachePolicy = field(default_factory=CachePolicy)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read EDGEPUB_* variables; unknown names are ignored, bad values raise."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "cache":
+                continue
+            raw = env.get(_PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            values[f.name] = _coerce(f.name, f.type, raw)
+        if "aws_endpoint_url" not in values and env.get("AWS_ENDPOINT_URL"):
+            values["aws_endpoint_url"] = env["AWS_ENDPOINT_URL"]
+        if "aws_region" not in values and env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION")):
+            values["aws_region"] = env.get("AWS_REGION") or env["AWS_DEFAULT_REGION"]
+        cache_values = {
+            f.name: env[f"{_PREFIX}CACHE_{f.name.upper()}"]
+            for f in fields(CachePolicy)
+            if f"{_PREFIX}CACHE_{f.name.upper()}" in env
+        }
+        settings = cls(**values, cache=CachePolicy(**cache_values))
+        settings.check()
+        return settings
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def check(self) -> None:
+        if not self.site_url.startswith(("http://", "https://")) or self.site_url.endswith("/"):
+            raise ConfigurationError(
+                f"EDGEPUB_SITE_URL must be scheme://host with no trailing slash, got {self.site_url!r}"
+            )
+        if not self.source_prefix.endswith("/") or not self.rejected_prefix.endswith("/"):
+            raise ConfigurationError("EDGEPUB_SOURCE_PREFIX and EDGEPUB_REJECTED_PREFIX must end with '/'")
+        if self.rejected_prefix.startswith(self.source_prefix):
+            raise ConfigurationError("rejection reports must not live under the source prefix (they would trigger publishing)")
+        if not 1 <= self.purge_batch_size <= 500:
+            raise ConfigurationError("EDGEPUB_PURGE_BATCH_SIZE must be between 1 and 500")
+        if self.max_source_bytes < 1:
+            raise ConfigurationError("EDGEPUB_MAX_SOURCE_BYTES must be positive")
+
+
+def _coerce(name: str, type_name: object, raw: str) -> object:
+    kind = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", "str")
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+    except ValueError as exc:
+        raise ConfigurationError(f"{_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from exc
+    return raw
