@@ -131,7 +131,7 @@ _KNOWN = {
     "draft", "tags", "topic", "problem", "scenario", "stack", "tools", "code_language",
     "difficulty", "reading_time", "owner", "revision", "scores", "images", "entities",
     "checklist", "flags", "notes", "aliases", "outline", "brief", "reference", "view_count",
-    "payload", "review_interval_days", "last_reviewed", "content_hash", "categories",
+    "payload", "review_interval_days", "last_reviewed", "content_hash", "categories", "needs_human_review",
 }
 
 
@@ -312,7 +312,10 @@ def build_article(source_key: str, raw: Mapping[str, Any], *, default_slug: str)
                 scores.append((normalize_key(name), number))
 
     flags: list[tuple[str, bool]] = []
-    flag_pairs = _mapping_items(fields_in.get("flags") or {})
+    flags_raw = fields_in.get("flags") or {}
+    if "needs_human_review" in fields_in and isinstance(flags_raw, Mapping):
+        flags_raw = {**flags_raw, "needs_human_review": fields_in["needs_human_review"]}
+    flag_pairs = _mapping_items(flags_raw)
     if flag_pairs is None:
         c.add("flags", "must be a mapping of name to true/false")
     else:

@@ -12,7 +12,6 @@ from typing import Any
 from edgepub.pages import Page, UnsafePath
 from edgepub.ports import PurgeReceipt, SourceObject, StoredPage, unique
 
-_META_SUFFIX = ".edgepub-meta.json"
 
 
 def _inside(root: Path, key: str) -> Path:
@@ -23,14 +22,21 @@ def _inside(root: Path, key: str) -> Path:
 
 
 class FolderSourceStore:
-    """Sources in a folder; rejection reports in a sibling folder."""
+    """Sources in a folder (key "content/a/b.md" is ROOT/a/b.md); rejection reports in another."""
 
-    def __init__(self, root: Path, reports: Path) -> None:
+    def __init__(self, root: Path, reports: Path, prefix: str = "content/") -> None:
         self.root = root
         self.reports = reports
+        self.prefix = prefix
+
+    def key_for(self, path: Path) -> str:
+        return self.prefix + path.relative_to(self.root).as_posix()
+
+    def keys(self) -> list[str]:
+        return sorted(self.key_for(p) for p in self.root.rglob("*") if p.is_file())
 
     def read(self, key: str, *, max_bytes: int) -> SourceObject | None:
-        path = _inside(self.root, key)
+        path = _inside(self.root, key.removeprefix(self.prefix))
         if not path.is_file():
             return None
         size = path.stat().st_size
@@ -52,13 +58,17 @@ class FolderSourceStore:
 
 
 class FolderPageStore:
-    """Pages as files under a folder, headers in a JSON file beside each."""
+    """Pages as files under a folder; their headers in ROOT/.edgepub/headers/, out of the served tree."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.headers = root / ".edgepub" / "headers"
+
+    def _meta_path(self, key: str) -> Path:
+        return _inside(self.headers, key + ".json")
 
     def head(self, key: str) -> StoredPage | None:
-        meta_path = _inside(self.root, key + _META_SUFFIX)
+        meta_path = self._meta_path(key)
         if not meta_path.is_file():
             return None
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -69,12 +79,14 @@ class FolderPageStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(page.body)
         meta = dict(page.metadata(), **{"content-type": page.content_type})
-        _inside(self.root, page.key + _META_SUFFIX).write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
+        meta_path = self._meta_path(page.key)
+        meta_path.parent.mkdir(parents=True, exist_ok=True)
+        meta_path.write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
         return ""
 
     def delete(self, key: str) -> None:
         _inside(self.root, key).unlink(missing_ok=True)
-        _inside(self.root, key + _META_SUFFIX).unlink(missing_ok=True)
+        self._meta_path(key).unlink(missing_ok=True)
 
     def read(self, key: str) -> bytes | None:
         path = _inside(self.root, key)

@@ -37,6 +37,8 @@ ZONE_ID = "0123456789abcdef0123456789abcdef"
 _CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 # moto's CloudFormation skips these types; the embedded stack creates them itself.
 _FILLED_BY_US = {"AWS::SecretsManager::Secret", "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::CloudWatch::Alarm"}
+# moto warns once per resource type its CloudFormation skips; those are filled below.
+warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
 
 
 @dataclass
@@ -207,15 +209,13 @@ class EmbeddedStack:
         }
         cfn = self.client("cloudformation")
         stack_name = f"{self.name_prefix}-embedded"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # moto warns about each resource type it skips
-            logging.getLogger("moto").setLevel(logging.ERROR)
-            cfn.create_stack(
-                StackName=stack_name,
-                TemplateBody=json.dumps(cfn_template),
-                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-                Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-            )
+        logging.getLogger("moto").setLevel(logging.ERROR)
+        cfn.create_stack(
+            StackName=stack_name,
+            TemplateBody=json.dumps(cfn_template),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
         stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
         if stack["StackStatus"] != "CREATE_COMPLETE":
             raise RuntimeError(f"embedded stack failed: {stack['StackStatus']} {stack.get('StackStatusReason')}")
@@ -230,6 +230,12 @@ class EmbeddedStack:
             "AWS::StackId": stack["StackId"],
         }
         resolver = Resolver(cfn_template, parameters, physical, pseudo)
+        # moto would try to run the functions in Docker when their queues get
+        # messages; the embedded stack is their event source mapping instead.
+        lambda_client = self.client("lambda")
+        for mapping in lambda_client.list_event_source_mappings().get("EventSourceMappings", []):
+            # (disabled, not deleted: moto's queues keep a reference to the mapping)
+            lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
         self._fill_gaps(cfn_template, resolver)
         self.outputs = {
             name: str(resolver.resolve(spec["Value"])) for name, spec in cfn_template.get("Outputs", {}).items()

@@ -1,0 +1,77 @@
+"""`make demo` / `edgepub demo`: the whole pipeline on the embedded stack.
+
+Starts moto and the Cloudflare emulator, creates the stack from template.yaml,
+uploads the sample articles to the sources bucket, lets the publish function run
+from its SQS queue, and reports what was published and purged, read back from
+the stack itself (site bucket, index, emulator's purge log, rejection reports).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgepub.embedded.stack import REPO_ROOT, EmbeddedStack
+from edgepub.readers import supported
+from edgepub.settings import Settings
+from edgepub.status import source_status
+
+
+@dataclass
+class DemoRow:
+    source: str
+    outcome: str
+    url: str = ""
+    bytes: int = 0
+    cache_control: str = ""
+    purged: bool = False
+    error: str = ""
+
+
+def run_demo(samples: Path | None = None, log_path: Path | None = None) -> list[DemoRow]:
+    samples = samples or REPO_ROOT / "samples"
+    log_path = log_path or Path(".edgepub/demo/functions.log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    rows: list[DemoRow] = []
+    with log_path.open("w", encoding="utf-8") as log, EmbeddedStack.start() as stack:
+        keys = []
+        for file in sorted(samples.iterdir()):
+            if file.is_file() and supported(file.name):
+                key = f"content/{file.name}"
+                stack.s3.put_object(Bucket=stack.sources_bucket, Key=key, Body=file.read_bytes())
+                keys.append(key)
+        # Function output (structured logs, EMF metrics) goes where CloudWatch would have it.
+        with contextlib.redirect_stdout(log):
+            stack.run_until_idle()
+        settings = Settings.from_env(stack.settings_env())
+        purged = set(stack.cloudflare.state.purged_urls())
+        for key in keys:
+            status = source_status(settings, key)
+            record, page, rejection = status["index"], status["page"], status["rejection"]
+            if rejection:
+                problems = rejection.get("problems", [])
+                rows.append(DemoRow(key, "rejected", error="; ".join(f"{p['field']}: {p['message']}" for p in problems)))
+            elif record and page:
+                rows.append(
+                    DemoRow(key, record["state"], page["url"], page["bytes"], page["cache_control"], page["url"] in purged)
+                )
+            else:
+                rows.append(DemoRow(key, record["state"] if record else "not processed"))
+    return rows
+
+
+def format_table(rows: list[DemoRow]) -> str:
+    headers = ["SOURCE", "OUTCOME", "URL", "BYTES", "CACHE-CONTROL", "PURGED"]
+    table = [
+        [r.source, r.outcome, r.url or "-", str(r.bytes) if r.bytes else "-", r.cache_control or "-",
+         "yes" if r.purged else "no"]
+        for r in rows
+    ]
+    widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in table]
+    errors = [f"  {r.source}: {r.error}" for r in rows if r.error]
+    if errors:
+        lines += ["", "Rejected (report written to rejected/<key>.json in the sources bucket):", *errors]
+    return "\n".join(lines)
