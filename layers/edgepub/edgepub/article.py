@@ -127,11 +127,43 @@ _ALIASES = {
     "hash": "content_hash",
 }
 _KNOWN = {
-    "slug", "title", "body", "summary", "date", "lastmod", "publish_date", "expiry_date",
-    "draft", "tags", "topic", "problem", "scenario", "stack", "tools", "code_language",
-    "difficulty", "reading_time", "owner", "revision", "scores", "images", "entities",
-    "checklist", "flags", "notes", "aliases", "outline", "brief", "reference", "view_count",
-    "payload", "review_interval_days", "last_reviewed", "content_hash", "categories", "needs_human_review",
+    "slug",
+    "title",
+    "body",
+    "summary",
+    "date",
+    "lastmod",
+    "publish_date",
+    "expiry_date",
+    "draft",
+    "tags",
+    "topic",
+    "problem",
+    "scenario",
+    "stack",
+    "tools",
+    "code_language",
+    "difficulty",
+    "reading_time",
+    "owner",
+    "revision",
+    "scores",
+    "images",
+    "entities",
+    "checklist",
+    "flags",
+    "notes",
+    "aliases",
+    "outline",
+    "brief",
+    "reference",
+    "view_count",
+    "payload",
+    "review_interval_days",
+    "last_reviewed",
+    "content_hash",
+    "categories",
+    "needs_human_review",
 }
 
 
@@ -279,7 +311,11 @@ def build_article(source_key: str, raw: Mapping[str, Any], *, default_slug: str)
     slug = c.text(fields_in, "slug", limit=MAX_SLUG + 10)
     if slug:
         if not SLUG_RE.match(slug) or len(slug) > MAX_SLUG:
-            c.add("slug", f"{slug!r} is not a slug: use lowercase letters, digits and single hyphens, at most {MAX_SLUG} characters")
+            c.add(
+                "slug",
+                f"{slug!r} is not a slug: use lowercase letters, digits and single hyphens, "
+                f"at most {MAX_SLUG} characters",
+            )
     else:
         slug = default_slug or slugify(title)
         if not slug:
@@ -340,7 +376,14 @@ def build_article(source_key: str, raw: Mapping[str, Any], *, default_slug: str)
             c.add(f"{where}.url", f"{url[:80]!r} is not an http(s) URL")
             continue
         caption = c.text(img, "caption", limit=500)
-        images.append(Image(url=url, caption=caption, alt=c.text(img, "alt", limit=500) or caption, source=c.text(img, "source", limit=200)))
+        images.append(
+            Image(
+                url=url,
+                caption=caption,
+                alt=c.text(img, "alt", limit=500) or caption,
+                source=c.text(img, "source", limit=200),
+            )
+        )
 
     entities: list[Entity] = []
     entities_raw = fields_in.get("entities") or []

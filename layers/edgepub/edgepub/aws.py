@@ -29,9 +29,7 @@ def _client(service: str, endpoint_url: str, region: str) -> Any:
         read_timeout=20,
         s3={"addressing_style": "path"} if endpoint_url else {},
     )
-    return boto3.session.Session().client(
-        service, endpoint_url=endpoint_url or None, region_name=region, config=config
-    )
+    return boto3.session.Session().client(service, endpoint_url=endpoint_url or None, region_name=region, config=config)
 
 
 def client(service: str, settings: Settings) -> Any:

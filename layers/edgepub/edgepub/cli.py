@@ -41,7 +41,9 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     """
     files: list[Path] = []
     for path in paths:
-        files.extend(sorted(p for p in path.rglob("*") if p.is_file() and supported(p.name)) if path.is_dir() else [path])
+        files.extend(
+            sorted(p for p in path.rglob("*") if p.is_file() and supported(p.name)) if path.is_dir() else [path]
+        )
     settings = Settings.from_env()
     results = []
     for file in files:
@@ -110,7 +112,9 @@ def build(src: Path, out: Path, site_url: str | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--samples", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Folder of sources to upload.")
+@click.option(
+    "--samples", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Folder of sources to upload."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 def demo(samples: Path | None, as_json: bool) -> None:
     """Run the pipeline on the embedded stack and show what it published and purged."""

@@ -51,10 +51,14 @@ def run_demo(samples: Path | None = None, log_path: Path | None = None) -> list[
             record, page, rejection = status["index"], status["page"], status["rejection"]
             if rejection:
                 problems = rejection.get("problems", [])
-                rows.append(DemoRow(key, "rejected", error="; ".join(f"{p['field']}: {p['message']}" for p in problems)))
+                rows.append(
+                    DemoRow(key, "rejected", error="; ".join(f"{p['field']}: {p['message']}" for p in problems))
+                )
             elif record and page:
                 rows.append(
-                    DemoRow(key, record["state"], page["url"], page["bytes"], page["cache_control"], page["url"] in purged)
+                    DemoRow(
+                        key, record["state"], page["url"], page["bytes"], page["cache_control"], page["url"] in purged
+                    )
                 )
             else:
                 rows.append(DemoRow(key, record["state"] if record else "not processed"))
@@ -64,8 +68,14 @@ def run_demo(samples: Path | None = None, log_path: Path | None = None) -> list[
 def format_table(rows: list[DemoRow]) -> str:
     headers = ["SOURCE", "OUTCOME", "URL", "BYTES", "CACHE-CONTROL", "PURGED"]
     table = [
-        [r.source, r.outcome, r.url or "-", str(r.bytes) if r.bytes else "-", r.cache_control or "-",
-         "yes" if r.purged else "no"]
+        [
+            r.source,
+            r.outcome,
+            r.url or "-",
+            str(r.bytes) if r.bytes else "-",
+            r.cache_control or "-",
+            "yes" if r.purged else "no",
+        ]
         for r in rows
     ]
     widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)]

@@ -13,7 +13,6 @@ from edgepub.pages import Page, UnsafePath
 from edgepub.ports import PurgeReceipt, SourceObject, StoredPage, unique
 
 
-
 def _inside(root: Path, key: str) -> Path:
     target = (root / key).resolve()
     if not target.is_relative_to(root.resolve()):
@@ -32,7 +31,7 @@ class FolderSourceStore:
     def key_for(self, path: Path) -> str:
         return self.prefix + path.relative_to(self.root).as_posix()
 
-    def keys(self) -> list[str]:
+    def list_keys(self) -> list[str]:
         return sorted(self.key_for(p) for p in self.root.rglob("*") if p.is_file())
 
     def read(self, key: str, *, max_bytes: int) -> SourceObject | None:

@@ -39,9 +39,7 @@ class BuildReport:
         return [o for o in self.outcomes if o.action == "rejected"]
 
 
-def build(
-    src: Path, out: Path, settings: Settings, progress: Callable[[Outcome], None] | None = None
-) -> BuildReport:
+def build(src: Path, out: Path, settings: Settings, progress: Callable[[Outcome], None] | None = None) -> BuildReport:
     state = out / ".edgepub"
     index_path = state / "index.json"
     index = MemoryIndex.load_from(index_path)
@@ -54,7 +52,7 @@ def build(
         index=index,
     )
     report = BuildReport()
-    present = [k for k in sources.keys() if supported(k)]
+    present = [k for k in sources.list_keys() if supported(k)]
     gone = sorted(set(index.sources) - set(present))
     for key in [*present, *gone]:
         outcome = publisher.sync(key)

@@ -118,7 +118,9 @@ class Publisher:
                 return self.unpublish(key)
             if obj.data is None:
                 raise InvalidSource.single(
-                    key, "size", f"is {obj.size} bytes; the limit is {self.settings.max_source_bytes} (EDGEPUB_MAX_SOURCE_BYTES)"
+                    key,
+                    "size",
+                    f"is {obj.size} bytes; the limit is {self.settings.max_source_bytes} (EDGEPUB_MAX_SOURCE_BYTES)",
                 )
             article = read_article(key, obj.data)
             self._check_slug_owner(article)
@@ -137,7 +139,11 @@ class Publisher:
         page = replace(page, source_version=version)
         pages = [page]
         # A slug change leaves the old page behind: remove it and purge it.
-        stale_paths = [f"/{previous.slug}/"] if previous.slug and previous.slug != article.slug and previous.state == "published" else []
+        stale_paths = (
+            [f"/{previous.slug}/"]
+            if previous.slug and previous.slug != article.slug and previous.state == "published"
+            else []
+        )
 
         changed = [p for p in pages if self._differs(p)]
         urls = [self.renderer.url(p.path) for p in changed] + [self.renderer.url(p) for p in stale_paths]
@@ -169,10 +175,14 @@ class Publisher:
             )
         )
         self.index.save_source(
-            SourceRecord(key=article.source_key, slug=article.slug, state="published", version=version, updated=self._now())
+            SourceRecord(
+                key=article.source_key, slug=article.slug, state="published", version=version, updated=self._now()
+            )
         )
         self.sources.delete_report(article.source_key)
-        log.debug("published %s as %s (%d written, %d purged)", article.source_key, article.path, len(changed), len(purged))
+        log.debug(
+            "published %s as %s (%d written, %d purged)", article.source_key, article.path, len(changed), len(purged)
+        )
         return Outcome(
             source_key=article.source_key,
             action="published" if changed or deleted else "unchanged",
@@ -199,8 +209,9 @@ class Publisher:
         if urls:
             self.index.save_source(pending)
         purged = self._purge(pending)
-        self.index.save_source(SourceRecord(key=key, slug=previous.slug, state=state,
-                                            version=version, updated=self._now()))
+        self.index.save_source(
+            SourceRecord(key=key, slug=previous.slug, state=state, version=version, updated=self._now())
+        )
         if state == "deleted":
             self.sources.delete_report(key)
         action = "unpublished" if deleted else ("held" if state != "deleted" else "unchanged")

@@ -18,10 +18,8 @@ import yaml
 from edgepub.article import Article, build_article, slugify
 from edgepub.errors import InvalidSource
 
-try:  # the C loader is several times faster; fall back where libyaml is missing
-    _YamlLoader: type[yaml.SafeLoader] = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _YamlLoader = yaml.SafeLoader
+# the C loader is several times faster; fall back where libyaml is missing
+_YamlLoader: type[yaml.CSafeLoader] | type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)(?:\r?\n)?^(?:---|\.\.\.)[ \t]*\r?$\n?", re.DOTALL | re.MULTILINE)
 _ATX_TITLE = re.compile(r"\A\s*#[ \t]+(.+?)[ \t#]*\r?\n")
@@ -64,16 +62,18 @@ def read_markdown(source_key: str, text: str) -> dict[str, Any]:
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
-            raise InvalidSource.single(source_key, "front matter", f"must be a mapping of fields, got {type(loaded).__name__}")
+            raise InvalidSource.single(
+                source_key, "front matter", f"must be a mapping of fields, got {type(loaded).__name__}"
+            )
         fields.update(loaded)
-        body = text[match.end():]
+        body = text[match.end() :]
     elif text.startswith("---"):
         raise InvalidSource.single(source_key, "front matter", "starts with '---' but has no closing '---' line")
     if not fields.get("title"):
         heading = _ATX_TITLE.match(body)
         if heading:
             fields["title"] = heading.group(1)
-            body = body[heading.end():]
+            body = body[heading.end() :]
     fields["body"] = body.strip("\n") + "\n"
     return fields
 
@@ -82,7 +82,9 @@ def read_json(source_key: str, text: str) -> dict[str, Any]:
     try:
         loaded = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidSource.single(source_key, "json", f"is not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        raise InvalidSource.single(
+            source_key, "json", f"is not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
     if not isinstance(loaded, dict):
         raise InvalidSource.single(source_key, "json", f"must be an object of fields, got {type(loaded).__name__}")
     return loaded
@@ -90,7 +92,7 @@ def read_json(source_key: str, text: str) -> dict[str, Any]:
 
 def _is_heading(line: str) -> bool:
     words = line.split()
-    return 0 < len(words) <= 10 and len(line) <= 80 and re.fullmatch(r"[\w][\w '’/&-]*", line) is not None
+    return 0 < len(words) <= 10 and len(line) <= 80 and re.fullmatch(r"[\w][\w '\u2019/&-]*", line) is not None
 
 
 def _escape(text: str) -> str:

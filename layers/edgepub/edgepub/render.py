@@ -74,7 +74,7 @@ class Renderer:
             content_type=HTML,
             source_key=article.source_key,
             revision=article.revision.version,
-            cache_tags=(f"article:{article.slug}",) + tuple(f"tag:{slugify(t)}" for t in article.tags),
+            cache_tags=(f"article:{article.slug}", *(f"tag:{slugify(t)}" for t in article.tags)),
         )
 
     def not_found(self) -> Page:

@@ -76,8 +76,9 @@ class Settings:
             values[f.name] = _coerce(f.name, f.type, raw)
         if "aws_endpoint_url" not in values and env.get("AWS_ENDPOINT_URL"):
             values["aws_endpoint_url"] = env["AWS_ENDPOINT_URL"]
-        if "aws_region" not in values and env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION")):
-            values["aws_region"] = env.get("AWS_REGION") or env["AWS_DEFAULT_REGION"]
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+        if "aws_region" not in values and region:
+            values["aws_region"] = region
         cache_values = {
             f.name: env[f"{_PREFIX}CACHE_{f.name.upper()}"]
             for f in fields(CachePolicy)
@@ -98,7 +99,9 @@ class Settings:
         if not self.source_prefix.endswith("/") or not self.rejected_prefix.endswith("/"):
             raise ConfigurationError("EDGEPUB_SOURCE_PREFIX and EDGEPUB_REJECTED_PREFIX must end with '/'")
         if self.rejected_prefix.startswith(self.source_prefix):
-            raise ConfigurationError("rejection reports must not live under the source prefix (they would trigger publishing)")
+            raise ConfigurationError(
+                "EDGEPUB_REJECTED_PREFIX must not be under the source prefix: reports would trigger publishing"
+            )
         if not 1 <= self.purge_batch_size <= 500:
             raise ConfigurationError("EDGEPUB_PURGE_BATCH_SIZE must be between 1 and 500")
         if self.max_source_bytes < 1:

@@ -25,7 +25,7 @@ def source_status(settings: Settings, source_key: str) -> dict[str, Any]:
         key = key_for_path(path)
         try:
             head = s3.head_object(Bucket=settings.site_bucket, Key=key)
-        except Exception:  # noqa: BLE001 - absent page is a normal answer here
+        except Exception:
             head = None
         if head:
             result["page"] = {

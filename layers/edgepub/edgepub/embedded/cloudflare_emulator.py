@@ -35,7 +35,13 @@ class EmulatorState:
     other_limit: int = 100
     purges: list[PurgeRecord] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    # injected faults: statuses to answer the next purge requests with, in order
+    faults: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fail_next(self, *statuses: int) -> None:
+        with self.lock:
+            self.faults.extend(statuses)
 
     def purged_urls(self) -> list[str]:
         with self.lock:
@@ -73,7 +79,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.state.rejected.append({"status": status, "code": code, "message": message, "path": self.path})
         self._send(status, _envelope(False, errors=[{"code": code, "message": message}]))
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         state = self.server.state
         if self.path == "/__emulator/purges":
             with state.lock:
@@ -85,7 +91,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._fail(404, 7003, "Could not route to " + self.path)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         state = self.server.state
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -94,10 +100,26 @@ class _Handler(BaseHTTPRequestHandler):
             self._fail(404, 7003, f"Could not route to {self.path}, perhaps your object identifier is invalid?")
             return
         if self.headers.get("X-Auth-Key") or self.headers.get("X-Auth-Email"):
-            self._fail(400, 6003, "Invalid request headers: use an API token (Authorization: Bearer), not the global key")
+            self._fail(
+                400, 6003, "Invalid request headers: use an API token (Authorization: Bearer), not the global key"
+            )
             return
         if self.headers.get("Authorization") != f"Bearer {state.token}":
             self._fail(401 if not self.headers.get("Authorization") else 403, 10000, "Authentication error")
+            return
+        with state.lock:
+            fault = state.faults.pop(0) if state.faults else None
+        if fault == 429:
+            self._send(
+                429,
+                _envelope(
+                    False, errors=[{"code": 971, "message": "Please wait and consider throttling your request speed"}]
+                ),
+                {"Retry-After": "1"},
+            )
+            return
+        if fault is not None:
+            self._fail(fault, 10000 + fault, "Injected fault")
             return
         zone = match.group(1)
         if zone != state.zone_id:

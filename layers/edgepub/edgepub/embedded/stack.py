@@ -36,9 +36,44 @@ REGION = "us-east-1"
 ZONE_ID = "0123456789abcdef0123456789abcdef"
 _CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 # moto's CloudFormation skips these types; the embedded stack creates them itself.
-_FILLED_BY_US = {"AWS::SecretsManager::Secret", "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::CloudWatch::Alarm"}
+_FILLED_BY_US = {
+    "AWS::SecretsManager::Secret",
+    "AWS::S3::BucketPolicy",
+    "AWS::SQS::QueuePolicy",
+    "AWS::CloudWatch::Alarm",
+}
 # moto warns once per resource type its CloudFormation skips; those are filled below.
 warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
+
+
+def _patch_moto_delete_marker_events() -> None:
+    """moto sends no notification when a delete on a versioned bucket creates a
+    delete marker; AWS sends s3:ObjectRemoved:DeleteMarkerCreated. Fill the gap
+    so the embedded stack behaves as AWS does (moto runs in this process)."""
+    from moto.s3 import notifications
+    from moto.s3.models import S3Backend
+
+    if getattr(S3Backend.delete_object, "_edgepub_patched", False):
+        return
+    original = S3Backend.delete_object
+
+    def delete_object(
+        self: Any, bucket_name: str, key_name: str, version_id: str | None = None, bypass: bool = False
+    ) -> Any:
+        bucket = self.get_bucket(bucket_name)
+        existing = bucket.keys.get(key_name) if getattr(bucket, "is_versioned", False) and version_id is None else None
+        result = original(self, bucket_name, key_name, version_id, bypass)
+        if existing is not None and type(existing).__name__ == "FakeKey":
+            notifications.send_event(
+                self.account_id,
+                notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_MARKER_CREATED_EVENT,
+                bucket,
+                existing,
+            )
+        return result
+
+    delete_object._edgepub_patched = True  # type: ignore[attr-defined]
+    S3Backend.delete_object = delete_object  # type: ignore[method-assign]
 
 
 @dataclass
@@ -107,8 +142,16 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
 
 
 class EmbeddedStack:
-    def __init__(self, *, name_prefix: str = "edgepub", template: Path | None = None, retry_delay: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        name_prefix: str = "edgepub",
+        template: Path | None = None,
+        retry_delay: int = 0,
+        parameters: Mapping[str, str] | None = None,
+    ) -> None:
         self.name_prefix = name_prefix
+        self.parameter_overrides = dict(parameters or {})
         self.template_path = template or REPO_ROOT / "template.yaml"
         self.retry_delay = retry_delay
         self.token = "cf-emulator-" + secrets.token_hex(16)
@@ -121,6 +164,7 @@ class EmbeddedStack:
         self._poller: threading.Thread | None = None
         self._server: Any = None
         self._saved_env: dict[str, str | None] = {}
+        self._clients: dict[str, Any] = {}
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -133,12 +177,23 @@ class EmbeddedStack:
     def up(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        _patch_moto_delete_marker_events()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto request otherwise
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
-        env = {**_CREDENTIALS, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": self.endpoint_url}
+        # moto keeps its state in module globals shared by every server in this
+        # process: start from nothing (so one embedded stack per process at a time).
+        import requests
+
+        requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=10).raise_for_status()
+        env = {
+            **_CREDENTIALS,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+        }
         self._saved_env = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
         self.cloudflare.start()
@@ -165,13 +220,18 @@ class EmbeddedStack:
     # -- clients --------------------------------------------------------------
 
     def client(self, service: str) -> Any:
-        import boto3
-        from botocore.config import Config
+        """A boto3 client for the embedded stack (cached: creating one costs ~0.1 s)."""
+        if service not in self._clients:
+            import boto3
+            from botocore.config import Config
 
-        return boto3.session.Session().client(
-            service, endpoint_url=self.endpoint_url, region_name=REGION,
-            config=Config(s3={"addressing_style": "path"}),
-        )
+            self._clients[service] = boto3.session.Session().client(
+                service,
+                endpoint_url=self.endpoint_url,
+                region_name=REGION,
+                config=Config(s3={"addressing_style": "path"}),
+            )
+        return self._clients[service]
 
     @property
     def s3(self) -> Any:
@@ -206,6 +266,7 @@ class EmbeddedStack:
             "NamePrefix": self.name_prefix,
             "CloudflareApiBase": self.cloudflare.api_base,
             "CloudflareZoneId": ZONE_ID,
+            **self.parameter_overrides,
         }
         cfn = self.client("cloudformation")
         stack_name = f"{self.name_prefix}-embedded"
@@ -225,8 +286,11 @@ class EmbeddedStack:
             if "LogicalResourceId" in r
         }
         pseudo = {
-            "AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws",
-            "AWS::StackName": stack_name, "AWS::URLSuffix": "amazonaws.com",
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Region": REGION,
+            "AWS::Partition": "aws",
+            "AWS::StackName": stack_name,
+            "AWS::URLSuffix": "amazonaws.com",
             "AWS::StackId": stack["StackId"],
         }
         resolver = Resolver(cfn_template, parameters, physical, pseudo)
@@ -243,7 +307,7 @@ class EmbeddedStack:
         self._collect_functions(sam, cfn_template, resolver)
         from aws_lambda_powertools.utilities import parameters as powertools_parameters
 
-        powertools_parameters.clear_caches()
+        powertools_parameters.clear_caches()  # type: ignore[no-untyped-call]
 
     def _fill_gaps(self, template: Mapping[str, Any], resolver: Resolver) -> None:
         """Create what moto's CloudFormation skips, from the same template."""
@@ -277,7 +341,9 @@ class EmbeddedStack:
                     {
                         "QueueArn": q["Queue"],
                         "Events": [q["Event"]],
-                        **({"Filter": {"Key": {"FilterRules": q["Filter"]["S3Key"]["Rules"]}}} if "Filter" in q else {}),
+                        **(
+                            {"Filter": {"Key": {"FilterRules": q["Filter"]["S3Key"]["Rules"]}}} if "Filter" in q else {}
+                        ),
                     }
                     for q in config.get("QueueConfigurations", [])
                 ]
@@ -341,8 +407,11 @@ class EmbeddedStack:
             if not spec.queue_url:
                 continue
             response = sqs.receive_message(
-                QueueUrl=spec.queue_url, MaxNumberOfMessages=min(spec.batch_size, 10),
-                AttributeNames=["All"], MessageAttributeNames=["All"], WaitTimeSeconds=0,
+                QueueUrl=spec.queue_url,
+                MaxNumberOfMessages=min(spec.batch_size, 10),
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+                WaitTimeSeconds=0,
             )
             messages = response.get("Messages", [])
             if not messages:

@@ -43,12 +43,19 @@ def zip_folder(folder: Path) -> bytes:
 
 
 def package_and_transform(
-    sam_template: Mapping[str, Any], root: Path, upload: Callable[[str, bytes], str]
+    sam_template: Mapping[str, Any], root: Path, upload: Callable[[str, bytes], str], region: str = "us-east-1"
 ) -> dict[str, Any]:
     """Return the CloudFormation template: local CodeUri/ContentUri zipped and
     uploaded with `upload(key, data) -> s3 uri`, then the SAM transform applied."""
-    from samtranslator.translator.transform import transform
+    import boto3
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.arn_generator import ArnGenerator
+    from samtranslator.translator.translator import Translator
+    from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
 
+    # The transform wants a region for the ARNs it builds; give it one rather
+    # than let it look in the environment.
+    ArnGenerator.BOTO_SESSION_REGION_NAME = region
     template = copy.deepcopy(dict(sam_template))
     for name, resource in template.get("Resources", {}).items():
         props = resource.get("Properties", {})
@@ -56,7 +63,12 @@ def package_and_transform(
             value = props.get(field)
             if isinstance(value, str) and not value.startswith("s3://"):
                 props[field] = upload(f"{name}.zip", zip_folder(root / value))
-    result: dict[str, Any] = transform(template, {}, _PolicyLoader())
+    parameters: dict[str, Any] = {}
+    to_py27_compatible_template(template, parameters)
+    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
+    policies = _PolicyLoader().load()
+    translated = translator.translate(template, parameter_values=parameters, get_managed_policy_map=lambda: policies)
+    result: dict[str, Any] = undo_mark_unicode_str_in_template(translated)
     return result
 
 
@@ -126,7 +138,7 @@ class Resolver:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (key, arg), = node.items()
+            ((key, arg),) = node.items()
             if key == "Ref":
                 return _NO_VALUE if arg == "AWS::NoValue" else self.ref(arg)
             if key == "Fn::Sub":

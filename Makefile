@@ -1,0 +1,50 @@
+# edgepub: every task a developer or CI runs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help venv demo test lint format build bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+venv: $(STAMP) ## create .venv with edgepub and its development tools
+
+demo: $(STAMP) ## run the pipeline on the embedded stack and show what it published and purged
+	$(BIN)/edgepub demo
+
+test: $(STAMP) ## run the test suite (unit tests and the embedded stack over HTTP)
+	$(BIN)/pytest
+
+lint: $(STAMP) ## ruff, mypy --strict and cfn-lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/cfn-lint template.yaml
+
+format: $(STAMP) ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+$(VENV)/.sam: $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[deploy]'
+	touch $@
+
+# The layer and functions use `BuildMethod: makefile` (layers/edgepub/Makefile,
+# functions/*/Makefile): wheels for python3.13 / arm64 from any machine, no container.
+build: $(VENV)/.sam ## sam build: the deployable artifacts in .aws-sam/build
+	SAM_CLI_TELEMETRY=0 PYTHON=$(CURDIR)/$(BIN)/python $(BIN)/sam build \
+	  --template-file template.yaml --build-dir $(CURDIR)/.aws-sam/build
+
+clean: ## remove the virtualenv, build output and local state
+	rm -rf $(VENV) .aws-sam .edgepub .pytest_cache .mypy_cache .ruff_cache

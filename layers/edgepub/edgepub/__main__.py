@@ -1,0 +1,5 @@
+"""`python -m edgepub` is the `edgepub` command."""
+
+from edgepub.cli import main
+
+main()

@@ -1,0 +1,90 @@
+"""template.yaml is the one description of the deployed system: check the
+promises it makes (secure buckets, least privilege, retries and DLQ) on the
+template as SAM transforms it. No AWS and no server needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from edgepub.embedded.template import load_sam_template, package_and_transform
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    sam = load_sam_template(ROOT / "template.yaml")
+    return package_and_transform(sam, ROOT, lambda key, data: f"s3://artifacts/{key}")
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def test_every_bucket_blocks_public_access_and_is_encrypted(template):
+    buckets = resources(template, "AWS::S3::Bucket")
+    assert set(buckets) >= {"SourcesBucket", "SiteBucket"}
+    for name, bucket in buckets.items():
+        props = bucket["Properties"]
+        assert all(props["PublicAccessBlockConfiguration"].values()), name
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"], name
+        assert props["OwnershipControls"]["Rules"][0]["ObjectOwnership"] == "BucketOwnerEnforced", name
+
+
+def test_site_bucket_is_versioned_for_rollback(template):
+    assert template["Resources"]["SiteBucket"]["Properties"]["VersioningConfiguration"]["Status"] == "Enabled"
+
+
+def test_every_bucket_policy_denies_plain_http(template):
+    policies = resources(template, "AWS::S3::BucketPolicy")
+    assert len(policies) == len(resources(template, "AWS::S3::Bucket"))
+    for policy in policies.values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert any(
+            s.get("Effect") == "Deny" and s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+            for s in statements
+            if isinstance(s, dict) and "Condition" in s
+        )
+
+
+def test_function_roles_grant_no_wildcard_actions(template):
+    roles = resources(template, "AWS::IAM::Role")
+    assert roles
+    for name, role in roles.items():
+        for policy in role["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                if statement.get("Effect") != "Allow":
+                    continue
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert not any(a == "*" or a.endswith(":*") for a in actions), (name, actions)
+
+
+def test_publish_queue_has_dlq_and_visibility_six_times_the_timeout(template):
+    queue = template["Resources"]["PublishQueue"]["Properties"]
+    function = template["Resources"]["PublishFunction"]["Properties"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 3
+    assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
+
+
+def test_publish_mapping_reports_partial_batch_failures(template):
+    [mapping] = resources(template, "AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_functions_run_python_313_on_arm64_with_the_layer(template):
+    for name, function in resources(template, "AWS::Lambda::Function").items():
+        props = function["Properties"]
+        assert props["Runtime"] == "python3.13", name
+        assert props["Architectures"] == ["arm64"], name
+        assert props["Layers"], name
+        assert props["TracingConfig"]["Mode"] == "Active", name
+
+
+def test_no_secret_value_in_the_template():
+    import re
+
+    text = (ROOT / "template.yaml").read_text()
+    assert not re.search(r"^\s+SecretString:", text, re.M)
+    assert "GenerateSecretString" in text  # a random placeholder until the operator sets the token
