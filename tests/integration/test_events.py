@@ -1,0 +1,47 @@
+"""Every payload in events/ is a real input: invoke the function it belongs to
+with it, on the embedded stack, as `aws lambda invoke` would."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.embedded
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def load(name: str) -> dict[str, object]:
+    loaded: dict[str, object] = json.loads((EVENTS / name).read_text())
+    return loaded
+
+
+def test_every_event_file_is_covered_here():
+    covered = {"publish-s3-put.json", "publish-s3-delete.json", "publish-s3-testevent.json"}
+    assert {p.name for p in EVENTS.glob("*.json")} == covered
+
+
+def test_publish_events_put_then_delete(stack, samples):
+    stack.run_until_idle()  # the notification's own s3:TestEvent
+    # the object the sample event names, without the notification it would send
+    stack.s3.put_bucket_notification_configuration(Bucket=stack.sources_bucket, NotificationConfiguration={})
+    stack.s3.put_object(
+        Bucket=stack.sources_bucket,
+        Key="content/purge-only-what-changed.md",
+        Body=(samples / "purge-only-what-changed.md").read_bytes(),
+    )
+    assert stack.invoke("PublishFunction", load("publish-s3-put.json")) == {"batchItemFailures": []}
+    assert stack.s3.head_object(Bucket=stack.site_bucket, Key="purge-only-what-changed/index.html")
+    assert stack.cloudflare.state.purged_urls() == ["https://www.example.com/purge-only-what-changed/"]
+
+    stack.s3.delete_object(Bucket=stack.sources_bucket, Key="content/purge-only-what-changed.md")
+    assert stack.invoke("PublishFunction", load("publish-s3-delete.json")) == {"batchItemFailures": []}
+    listed = stack.s3.list_objects_v2(Bucket=stack.site_bucket)
+    assert listed["KeyCount"] == 0
+
+
+def test_publish_test_event_does_nothing(stack):
+    assert stack.invoke("PublishFunction", load("publish-s3-testevent.json")) == {"batchItemFailures": []}
+    assert stack.cloudflare.state.purges == []
