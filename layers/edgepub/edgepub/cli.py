@@ -122,8 +122,8 @@ def demo(samples: Path | None, as_json: bool) -> None:
 
     if not as_json:
         click.echo("Starting the embedded stack (moto + Cloudflare emulator) from template.yaml ...", err=True)
-    rows = run_demo(samples)
-    _emit(as_json, [asdict(r) for r in rows], format_table(rows))
+    result = run_demo(samples)
+    _emit(as_json, asdict(result), format_table(result))
     if not as_json:
         click.echo("\nFunction logs and metrics: .edgepub/demo/functions.log", err=True)
 

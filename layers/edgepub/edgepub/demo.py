@@ -29,7 +29,15 @@ class DemoRow:
     error: str = ""
 
 
-def run_demo(samples: Path | None = None, log_path: Path | None = None) -> list[DemoRow]:
+@dataclass
+class DemoResult:
+    rows: list[DemoRow]
+    site_pages: list[str]
+    purge_calls: int
+    urls_purged: int
+
+
+def run_demo(samples: Path | None = None, log_path: Path | None = None) -> DemoResult:
     samples = samples or REPO_ROOT / "samples"
     log_path = log_path or Path(".edgepub/demo/functions.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,10 +70,17 @@ def run_demo(samples: Path | None = None, log_path: Path | None = None) -> list[
                 )
             else:
                 rows.append(DemoRow(key, record["state"] if record else "not processed"))
-    return rows
+        listed = stack.s3.list_objects_v2(Bucket=stack.site_bucket).get("Contents", [])
+        return DemoResult(
+            rows=rows,
+            site_pages=sorted("/" + o["Key"].removesuffix("index.html") for o in listed),
+            purge_calls=len(stack.cloudflare.state.purges),
+            urls_purged=len(purged),
+        )
 
 
-def format_table(rows: list[DemoRow]) -> str:
+def format_table(result: DemoResult) -> str:
+    rows = result.rows
     headers = ["SOURCE", "OUTCOME", "URL", "BYTES", "CACHE-CONTROL", "PURGED"]
     table = [
         [
@@ -84,4 +99,9 @@ def format_table(rows: list[DemoRow]) -> str:
     errors = [f"  {r.source}: {r.error}" for r in rows if r.error]
     if errors:
         lines += ["", "Rejected (report written to rejected/<key>.json in the sources bucket):", *errors]
+    lines += [
+        "",
+        f"Site bucket: {len(result.site_pages)} pages: {' '.join(result.site_pages)}",
+        f"Cloudflare: {result.purge_calls} purge calls, {result.urls_purged} URLs purged (never the whole zone)",
+    ]
     return "\n".join(lines)

@@ -1,137 +1,332 @@
-"""The article index: what edgepub knows about every source and article, so a
-change can be planned without listing buckets. Port plus two adapters:
-DynamoDB (deployed and embedded stack) and memory/JSON file (local builds)."""
+"""The article index: the site model and the per-source records, behind one
+port with two stores. `MemoryIndex` keeps them in a JSON file (local builds,
+tests); `DynamoIndex` keeps them in the DynamoDB table, where the items also
+answer the queries scheduled jobs need without a scan: articles by tag
+(`tag#<tag>` items), the most recent N (GSI ByRecent) and reviews due before a
+date (GSI ByReview)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, replace
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
+
+from edgepub.errors import TransientError
+from edgepub.site import Counter, Entry, SiteModel
 
 
 @dataclass(frozen=True)
 class SourceRecord:
-    """The last known state of one source key."""
+    """The last known state of one source key: what it published and the newest event seen."""
 
     key: str
     slug: str = ""
-    state: str = ""  # published, held, rejected, deleted
+    state: str = ""  # published, draft, scheduled, expired, rejected, deleted
     version: str = ""
     sequencer: str = ""
-    pending_purge: tuple[str, ...] = ()
     updated: str = ""
 
-
-@dataclass(frozen=True)
-class ArticleRecord:
-    """What listings and scheduled jobs need of a published (or held) article."""
-
-    slug: str
-    source_key: str
-    title: str = ""
-    summary: str = ""
-    date: str = ""
-    tags: tuple[str, ...] = ()
-    status: str = ""
-    owner: str = ""
-    source_version: str = ""
-    page_hashes: dict[str, str] = field(default_factory=dict)
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SourceRecord:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: str(v) for k, v in data.items() if k in names})
 
 
 class ArticleIndex(Protocol):
+    def load(self) -> SiteModel: ...
+    def save(self, before: SiteModel, after: SiteModel) -> None: ...
     def source(self, key: str) -> SourceRecord | None: ...
-    def article(self, slug: str) -> ArticleRecord | None: ...
     def save_source(self, record: SourceRecord) -> None: ...
-    def save_article(self, record: ArticleRecord) -> None: ...
-    def delete_article(self, slug: str) -> None: ...
+    def lock(self) -> Any:
+        """A context manager serializing publishers that change the site."""
+        ...
 
 
-def _tupled(data: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
-    return {k: tuple(v) if k in names and isinstance(v, list) else v for k, v in data.items()}
+def model_to_json(model: SiteModel) -> dict[str, Any]:
+    return {
+        "version": model.version,
+        "entries": [e.to_dict() for e in model.entries.values()],
+        "counters": {k: [c.last_page, c.last_count] for k, c in model.counters.items()},
+        "pages": model.page_hashes,
+        "pending_purge": list(model.pending_purge),
+    }
+
+
+def model_from_json(data: dict[str, Any]) -> SiteModel:
+    return SiteModel(
+        entries={e["slug"]: Entry.from_dict(e) for e in data.get("entries", [])},
+        counters={k: Counter(int(v[0]), int(v[1])) for k, v in data.get("counters", {}).items()},
+        page_hashes=dict(data.get("pages", {})),
+        version=int(data.get("version", 0)),
+        pending_purge=list(data.get("pending_purge", [])),
+    )
 
 
 class MemoryIndex:
-    """In-process index; `save_to`/`load_from` keep it in a JSON file for local builds."""
+    """The index in memory, optionally kept in a JSON file between runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self.model = SiteModel()
         self.sources: dict[str, SourceRecord] = {}
-        self.articles: dict[str, ArticleRecord] = {}
+        if path and path.is_file():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            self.model = model_from_json(data["site"])
+            self.sources = {s["key"]: SourceRecord.from_dict(s) for s in data.get("sources", [])}
+
+    def load(self) -> SiteModel:
+        return self.model
+
+    def save(self, before: SiteModel, after: SiteModel) -> None:
+        after.version = before.version + 1
+        self.model = after
 
     def source(self, key: str) -> SourceRecord | None:
         return self.sources.get(key)
 
-    def article(self, slug: str) -> ArticleRecord | None:
-        return self.articles.get(slug)
-
     def save_source(self, record: SourceRecord) -> None:
         self.sources[record.key] = record
 
-    def save_article(self, record: ArticleRecord) -> None:
-        self.articles[record.slug] = record
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        yield
 
-    def delete_article(self, slug: str) -> None:
-        self.articles.pop(slug, None)
+    def flush(self) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"site": model_to_json(self.model), "sources": [asdict(s) for s in self.sources.values()]}
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+        tmp.replace(self.path)
 
-    def save_to(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        data = {
-            "sources": [asdict(r) for r in self.sources.values()],
-            "articles": [asdict(r) for r in self.articles.values()],
-        }
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
-        tmp.replace(path)
 
-    @classmethod
-    def load_from(cls, path: Path) -> MemoryIndex:
-        index = cls()
-        if path.is_file():
-            data = json.loads(path.read_text(encoding="utf-8"))
-            for raw in data.get("sources", []):
-                index.save_source(SourceRecord(**_tupled(raw, {"pending_purge"})))
-            for raw in data.get("articles", []):
-                index.save_article(ArticleRecord(**_tupled(raw, {"tags"})))
-        return index
+# -- DynamoDB ---------------------------------------------------------------------
+
+SITE = "site"
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal, lists of strings as lists."""
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def review_due(entry: Entry, default_interval_days: int) -> str:
+    """The date a live entry is due for review ("" when never reviewed: due now)."""
+    from datetime import date, timedelta
+
+    if not entry.last_reviewed:
+        return ""
+    interval = entry.review_interval_days or default_interval_days
+    return (date.fromisoformat(entry.last_reviewed[:10]) + timedelta(days=interval)).isoformat()
 
 
 class DynamoIndex:
-    """One table, pk/sk: `src#<key>`/`meta` per source, `art#<slug>`/`meta` per article."""
+    """Items in one table (pk, sk):
 
-    def __init__(self, table: Any) -> None:
+    - ``site`` / ``art#<slug>``: one entry; live entries carry ``recent_pk``/``recent_sk``
+      (GSI ByRecent) and ``review_pk``/``review_sk`` (GSI ByReview)
+    - ``site`` / ``ctr#<listing>``: listing counters; ``site`` / ``page#<path>``: stored page hashes
+    - ``site`` / ``meta``: model version and pending purges
+    - ``tag#<tag>`` / ``<date>#<slug>``: one per live article and tag
+    - ``src#<key>`` / ``src``: one per source key
+    - ``lock`` / ``site``: the publishers' lease
+
+    The model is loaded with one paginated query of partition ``site`` and kept
+    between invocations while its version is unchanged.
+    """
+
+    def __init__(self, table: Any, *, review_interval_days: int = 180, lock_seconds: int = 60) -> None:
         self.table = table
+        self.review_interval_days = review_interval_days
+        self.lock_seconds = lock_seconds
+        self._cached: SiteModel | None = None
 
-    def _get(self, pk: str) -> dict[str, Any] | None:
-        item = self.table.get_item(Key={"pk": pk, "sk": "meta"}, ConsistentRead=True).get("Item")
-        if not item:
-            return None
-        return {k: v for k, v in item.items() if k not in ("pk", "sk")}
+    def _meta(self) -> dict[str, Any]:
+        item = self.table.get_item(Key={"pk": SITE, "sk": "meta"}, ConsistentRead=True).get("Item")
+        return _plain(item) if item else {"version": 0, "pending_purge": []}
+
+    def load(self) -> SiteModel:
+        meta = self._meta()
+        if self._cached is not None and self._cached.version == int(meta["version"]):
+            return self._cached.copy()
+        model = SiteModel(version=int(meta["version"]), pending_purge=list(meta.get("pending_purge", [])))
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": SITE},
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self.table.query(**kwargs)
+            for raw in response["Items"]:
+                item = _plain(raw)
+                sk = item["sk"]
+                if sk.startswith("art#"):
+                    entry = Entry.from_dict(item)
+                    model.entries[entry.slug] = entry
+                elif sk.startswith("ctr#"):
+                    model.counters[sk[4:]] = Counter(item["last_page"], item["last_count"])
+                elif sk.startswith("page#"):
+                    model.page_hashes[sk[5:]] = item["hash"]
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        self._cached = model
+        return model.copy()
+
+    def _entry_item(self, entry: Entry) -> dict[str, Any]:
+        item: dict[str, Any] = {"pk": SITE, "sk": f"art#{entry.slug}"}
+        for key, value in entry.to_dict().items():
+            if value in ("", (), 0, False) and key not in ("slug",):
+                continue  # DynamoDB rejects empty sets and we keep items small
+            item[key] = (
+                [list(v) for v in value] if key == "tag_pages" else list(value) if isinstance(value, tuple) else value
+            )
+        if entry.live:
+            item["recent_pk"] = "live"
+            item["recent_sk"] = f"{entry.date}#{entry.slug}"
+            item["review_pk"] = "review"
+            item["review_sk"] = f"{review_due(entry, self.review_interval_days)}#{entry.slug}"
+        return item
+
+    def save(self, before: SiteModel, after: SiteModel) -> None:
+        after.version = before.version + 1
+        with self.table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+            for slug in before.entries.keys() | after.entries.keys():
+                old, new = before.entries.get(slug), after.entries.get(slug)
+                if old == new:
+                    continue
+                if new is None:
+                    batch.delete_item(Key={"pk": SITE, "sk": f"art#{slug}"})
+                else:
+                    batch.put_item(Item=self._entry_item(new))
+                old_tags = {(t, old.date) for t in old.tags} if old and old.live else set()
+                new_tags = {(t, new.date) for t in new.tags} if new and new.live else set()
+                for tag, date in old_tags - new_tags:
+                    batch.delete_item(Key={"pk": f"tag#{tag}", "sk": f"{date}#{slug}"})
+                for tag, date in new_tags - old_tags:
+                    batch.put_item(Item={"pk": f"tag#{tag}", "sk": f"{date}#{slug}", "slug": slug})
+            for name, counter in after.counters.items():
+                if before.counters.get(name) != counter:
+                    batch.put_item(
+                        Item={
+                            "pk": SITE,
+                            "sk": f"ctr#{name}",
+                            "last_page": counter.last_page,
+                            "last_count": counter.last_count,
+                        }
+                    )
+            for path in before.page_hashes.keys() | after.page_hashes.keys():
+                old_hash, new_hash = before.page_hashes.get(path), after.page_hashes.get(path)
+                if old_hash == new_hash:
+                    continue
+                if new_hash is None:
+                    batch.delete_item(Key={"pk": SITE, "sk": f"page#{path}"})
+                else:
+                    batch.put_item(Item={"pk": SITE, "sk": f"page#{path}", "hash": new_hash})
+        self.save_meta(after)
+        self._cached = after.copy()
+
+    def save_meta(self, model: SiteModel) -> None:
+        self.table.put_item(
+            Item={"pk": SITE, "sk": "meta", "version": model.version, "pending_purge": list(model.pending_purge)}
+        )
+        if self._cached is not None and self._cached.version == model.version:
+            self._cached.pending_purge = list(model.pending_purge)
 
     def source(self, key: str) -> SourceRecord | None:
-        item = self._get(f"src#{key}")
-        return SourceRecord(**_tupled(item, {"pending_purge"})) if item else None
-
-    def article(self, slug: str) -> ArticleRecord | None:
-        item = self._get(f"art#{slug}")
-        if not item:
-            return None
-        item["page_hashes"] = dict(item.get("page_hashes") or {})
-        return ArticleRecord(**_tupled(item, {"tags"}))
+        item = self.table.get_item(Key={"pk": f"src#{key}", "sk": "src"}, ConsistentRead=True).get("Item")
+        return SourceRecord.from_dict(_plain(item)) if item else None
 
     def save_source(self, record: SourceRecord) -> None:
-        item = {"pk": f"src#{record.key}", "sk": "meta", **asdict(record)}
-        item["pending_purge"] = list(record.pending_purge)
-        self.table.put_item(Item=item)
+        self.table.put_item(Item={"pk": f"src#{record.key}", "sk": "src", **asdict(record)})
 
-    def save_article(self, record: ArticleRecord) -> None:
-        item = {"pk": f"art#{record.slug}", "sk": "meta", **asdict(record)}
-        item["tags"] = list(record.tags)
-        self.table.put_item(Item=item)
+    def by_tag(self, tag: str, limit: int = 100) -> list[str]:
+        """Slugs of live articles with the tag, newest first (no scan)."""
+        response = self.table.query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": f"tag#{tag}"},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [str(i["slug"]) for i in response["Items"]]
 
-    def delete_article(self, slug: str) -> None:
-        self.table.delete_item(Key={"pk": f"art#{slug}", "sk": "meta"})
+    def recent(self, limit: int) -> list[str]:
+        response = self.table.query(
+            IndexName="ByRecent",
+            KeyConditionExpression="recent_pk = :pk",
+            ExpressionAttributeValues={":pk": "live"},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [str(i["slug"]) for i in response["Items"]]
 
+    def review_due_before(self, day: str) -> list[dict[str, Any]]:
+        """Live articles whose review is due before `day` (YYYY-MM-DD), oldest due first."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "IndexName": "ByReview",
+            "KeyConditionExpression": "review_pk = :pk AND review_sk < :day",
+            "ExpressionAttributeValues": {":pk": "review", ":day": day},
+        }
+        while True:
+            response = self.table.query(**kwargs)
+            items.extend(_plain(i) for i in response["Items"])
+            if "LastEvaluatedKey" not in response:
+                return items
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-def with_pending(record: SourceRecord, urls: Iterable[str]) -> SourceRecord:
-    return replace(record, pending_purge=tuple(dict.fromkeys([*record.pending_purge, *urls])))
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """A lease in the table: one publisher changes the site at a time.
+
+        Waits up to about 20 s, then fails (the SQS record is retried later). A
+        holder that died releases the lease when it expires.
+        """
+        from botocore.exceptions import ClientError
+
+        owner = f"{os.environ.get('AWS_LAMBDA_LOG_STREAM_NAME', 'local')}/{uuid.uuid4().hex}"
+        deadline = time.monotonic() + 20
+        delay = 0.05
+        while True:
+            now = int(time.time())
+            try:
+                self.table.put_item(
+                    Item={"pk": "lock", "sk": SITE, "owner": owner, "expires": now + self.lock_seconds},
+                    ConditionExpression="attribute_not_exists(pk) OR expires < :now",
+                    ExpressionAttributeValues={":now": now},
+                )
+                break
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                if time.monotonic() > deadline:
+                    raise TransientError("another publisher holds the site lock; will retry") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        try:
+            yield
+        finally:
+            try:
+                self.table.delete_item(
+                    Key={"pk": "lock", "sk": SITE},
+                    ConditionExpression="#o = :owner",
+                    ExpressionAttributeNames={"#o": "owner"},
+                    ExpressionAttributeValues={":owner": owner},
+                )
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise

@@ -34,7 +34,8 @@ class FolderSourceStore:
     def list_keys(self) -> list[str]:
         return sorted(self.key_for(p) for p in self.root.rglob("*") if p.is_file())
 
-    def read(self, key: str, *, max_bytes: int) -> SourceObject | None:
+    def read(self, key: str, *, max_bytes: int, version: str = "") -> SourceObject | None:
+        # a folder keeps no versions: always the current file
         path = _inside(self.root, key.removeprefix(self.prefix))
         if not path.is_file():
             return None
@@ -111,3 +112,68 @@ class RecordingPurger:
     @property
     def purged(self) -> list[str]:
         return [url for batch in self.batches for url in batch]
+
+
+class MemorySourceStore:
+    """Sources in a dict, with versions: for tests and benchmarks."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, list[bytes]] = {}
+        self.reports: dict[str, Mapping[str, Any]] = {}
+
+    def put(self, key: str, data: bytes) -> str:
+        self.objects.setdefault(key, []).append(data)
+        return str(len(self.objects[key]))
+
+    def remove(self, key: str) -> None:
+        self.objects.pop(key, None)
+
+    def read(self, key: str, *, max_bytes: int, version: str = "") -> SourceObject | None:
+        versions = self.objects.get(key)
+        if not versions:
+            return None
+        number = int(version) if version else len(versions)
+        data = versions[number - 1]
+        return SourceObject(
+            key=key, version_id=str(number), size=len(data), data=data if len(data) <= max_bytes else None
+        )
+
+    def write_report(self, key: str, report: Mapping[str, Any]) -> None:
+        self.reports[key] = report
+
+    def delete_report(self, key: str) -> None:
+        self.reports.pop(key, None)
+
+    def read_report(self, key: str) -> Mapping[str, Any] | None:
+        return self.reports.get(key)
+
+
+class MemoryPageStore:
+    """Pages in a dict; counts writes and deletes."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, Page] = {}
+        self.writes: list[str] = []
+        self.deletes: list[str] = []
+
+    def head(self, key: str) -> StoredPage | None:
+        page = self.pages.get(key)
+        return (
+            StoredPage(key=key, content_hash=page.content_hash, version_id="", metadata=page.metadata())
+            if page
+            else None
+        )
+
+    def put(self, page: Page) -> str:
+        self.pages[page.key] = page
+        self.writes.append(page.path)
+        return ""
+
+    def delete(self, key: str) -> None:
+        self.pages.pop(key, None)
+        self.deletes.append(key)
+
+    def body(self, path: str) -> bytes:
+        from edgepub.pages import key_for_path
+
+        return self.pages[key_for_path(path)].body

@@ -28,8 +28,8 @@ class StoredPage:
 
 
 class SourceStore(Protocol):
-    def read(self, key: str, *, max_bytes: int) -> SourceObject | None:
-        """The current object at `key`, or None when there is none."""
+    def read(self, key: str, *, max_bytes: int, version: str = "") -> SourceObject | None:
+        """The object at `key` (the current one, or `version`), or None when there is none."""
         ...
 
     def write_report(self, key: str, report: Mapping[str, Any]) -> None: ...

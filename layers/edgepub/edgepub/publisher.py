@@ -1,33 +1,38 @@
-"""Publishing: one source change in, the site brought in line with it.
+"""Publishing: source changes in, the site brought in line with them.
 
 The story of a change: read the source as it is now, parse and validate it,
-render its pages, store the pages whose bytes changed, purge exactly those URLs,
-and record what was done. A change that cannot be published is reported where
-operators look and loses nothing: the source stays and no broken page is written.
+turn it into an index entry, plan the pages the change reaches, render them,
+store the pages whose bytes changed, delete the pages that went away, purge
+exactly those URLs, and record what was done. A source that cannot be published
+is reported where operators look and loses nothing: the source stays and no
+broken page is written.
 
 Each change is handled by looking at the current object, not at what the event
-claims, so duplicate, late and out-of-order notifications converge on the same
-state.
+claims, and events older than the last one seen for a key are skipped, so
+duplicate, late and out-of-order notifications converge on the same state.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import posixpath
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from edgepub.article import Article
+from edgepub.article import Article, slugify
 from edgepub.errors import InvalidSource
-from edgepub.index import ArticleIndex, ArticleRecord, SourceRecord, with_pending
-from edgepub.pages import Page
+from edgepub.index import ArticleIndex, SourceRecord
+from edgepub.pages import Page, key_for_path
+from edgepub.plan import Layout, PageRef, SitePlan, plan
 from edgepub.ports import PageStore, Purger, SourceStore, unique
 from edgepub.readers import read_article, supported
 from edgepub.render import Renderer
-from edgepub.s3events import SourceChange
+from edgepub.s3events import SourceChange, sequencer_order
 from edgepub.settings import Settings
+from edgepub.site import Entry, SiteModel
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +56,15 @@ class Outcome:
     bytes: int = 0
     cache_control: str = ""
     reason: str = ""
+
+
+@dataclass
+class Applied:
+    """What one plan did to the page store."""
+
+    written: list[Page] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    purged: list[str] = field(default_factory=list)
 
 
 def publication_state(article: Article, now: datetime) -> str:
@@ -81,6 +95,42 @@ def check_source_key(settings: Settings, key: str) -> None:
         )
 
 
+def _iso(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).isoformat() if moment else ""
+
+
+def entry_for(
+    article: Article, version: str, data: bytes, previous: Entry | None, now: datetime, moved_from: tuple[str, ...]
+) -> Entry:
+    """The index entry of an article: what every page but its own shows of it."""
+    return Entry(
+        slug=article.slug,
+        source_key=article.source_key,
+        title=article.title,
+        summary=article.summary,
+        # an undated article keeps the time it was first published as its date
+        date=_iso(article.date) or (previous.date if previous else _iso(now.replace(microsecond=0))),
+        lastmod=_iso(article.lastmod),
+        tags=tuple(dict.fromkeys(slugify(t) for t in article.tags)),
+        stack=article.stack,
+        tools=article.tools,
+        entities=tuple(e.name for e in article.entities),
+        noindex=article.needs_human_review,
+        owner=article.owner,
+        status=publication_state(article, now),
+        publish_at=_iso(article.publish_date),
+        expire_at=_iso(article.expiry_date),
+        revision_status=article.revision.status,
+        revision_version=article.revision.version,
+        last_reviewed=article.revision.last_reviewed.isoformat() if article.revision.last_reviewed else "",
+        review_interval_days=article.revision.review_interval_days or 0,
+        aliases=article.aliases,
+        moved_from=moved_from,
+        source_version=version,
+        source_hash=hashlib.sha256(data).hexdigest(),
+    )
+
+
 class Publisher:
     def __init__(
         self,
@@ -90,6 +140,7 @@ class Publisher:
         purger: Purger,
         index: ArticleIndex,
         clock: Clock = utcnow,
+        layout: Layout | None = None,
     ) -> None:
         self.settings = settings
         self.sources = sources
@@ -97,25 +148,49 @@ class Publisher:
         self.purger = purger
         self.index = index
         self.clock = clock
+        self.layout = layout or Layout()
         self.renderer = Renderer(settings)
 
-    # -- the story --------------------------------------------------------
+    # -- the story --------------------------------------------------------------
 
     def apply(self, change: SourceChange) -> Outcome:
+        """Handle one S3 notification."""
         key = change.key
         if not key.startswith(self.settings.source_prefix):
             return Outcome(key, "ignored", reason=f"outside {self.settings.source_prefix}")
         if not supported(key) and posixpath.basename(key).startswith("."):
             return Outcome(key, "ignored", reason="hidden file")
-        return self.sync(key)
+        return self.sync(key, sequencer=change.sequencer)
 
-    def sync(self, key: str) -> Outcome:
+    def sync(self, key: str, *, sequencer: str = "") -> Outcome:
         """Bring the site in line with the source at `key` as it is now."""
+        with self.index.lock():
+            record = self.index.source(key) or SourceRecord(key=key)
+            if sequencer and record.sequencer and sequencer_order(sequencer) <= sequencer_order(record.sequencer):
+                return Outcome(key, "ignored", reason=f"event {sequencer} is not newer than {record.sequencer}")
+            model = self.index.load()
+            outcome, state, slug, version = self._sync(key, record, model)
+            self.index.save_source(
+                replace(
+                    record,
+                    slug=slug,
+                    state=state,
+                    version=version,
+                    sequencer=sequencer or record.sequencer,
+                    updated=_iso(self.clock()),
+                )
+            )
+            return outcome
+
+    def _sync(self, key: str, record: SourceRecord, model: SiteModel) -> tuple[Outcome, str, str, str]:
+        owned = model.entries.get(record.slug) if record.slug else None
+        if owned is not None and owned.source_key != key:
+            owned = None
         try:
             check_source_key(self.settings, key)
             obj = self.sources.read(key, max_bytes=self.settings.max_source_bytes)
             if obj is None:
-                return self.unpublish(key)
+                return self._remove(key, owned, model), "deleted", "", ""
             if obj.data is None:
                 raise InvalidSource.single(
                     key,
@@ -123,134 +198,152 @@ class Publisher:
                     f"is {obj.size} bytes; the limit is {self.settings.max_source_bytes} (EDGEPUB_MAX_SOURCE_BYTES)",
                 )
             article = read_article(key, obj.data)
-            self._check_slug_owner(article)
+            previous = model.entries.get(article.slug)
+            self._check_paths(article, model)
+            moved = owned.moved_from if owned else ()
+            if owned is not None and owned.slug != article.slug and owned.live:
+                moved = (*moved, owned.path)
+            entry = entry_for(article, obj.version_id, obj.data, previous, self.clock(), moved)
         except InvalidSource as error:
-            return self.reject(key, error)
-        state = publication_state(article, self.clock())
-        if state != "published":
-            outcome = self.unpublish(key, state=state, version=obj.version_id)
-            outcome.reason = state
-            return outcome
-        return self.publish(article, obj.version_id)
+            return self.reject(key, error), "rejected", record.slug if owned else "", record.version
 
-    def publish(self, article: Article, version: str) -> Outcome:
-        previous = self.index.source(article.source_key) or SourceRecord(key=article.source_key)
-        page = self.renderer.article(article)
-        page = replace(page, source_version=version)
-        pages = [page]
-        # A slug change leaves the old page behind: remove it and purge it.
-        stale_paths = (
-            [f"/{previous.slug}/"]
-            if previous.slug and previous.slug != article.slug and previous.state == "published"
-            else []
-        )
-
-        changed = [p for p in pages if self._differs(p)]
-        urls = [self.renderer.url(p.path) for p in changed] + [self.renderer.url(p) for p in stale_paths]
-        # Record the purge obligation before touching pages: if anything below
-        # fails, the retry still purges what an earlier attempt wrote.
-        pending = with_pending(previous, urls)
-        if pending.pending_purge != previous.pending_purge:
-            self.index.save_source(pending)
-        for p in changed:
-            self.pages.put(p)
-        deleted = []
-        for path in stale_paths:
-            self.pages.delete(Page(path=path, body=b"", kind="article").key)
-            self.index.delete_article(previous.slug)
-            deleted.append(path)
-        purged = self._purge(pending)
-        self.index.save_article(
-            ArticleRecord(
-                slug=article.slug,
-                source_key=article.source_key,
-                title=article.title,
-                summary=article.summary,
-                date=article.date.isoformat() if article.date else "",
-                tags=article.tags,
-                status=article.revision.status,
-                owner=article.owner,
-                source_version=version,
-                page_hashes={p.path: p.content_hash for p in pages},
-            )
-        )
-        self.index.save_source(
-            SourceRecord(
-                key=article.source_key, slug=article.slug, state="published", version=version, updated=self._now()
-            )
-        )
-        self.sources.delete_report(article.source_key)
-        log.debug(
-            "published %s as %s (%d written, %d purged)", article.source_key, article.path, len(changed), len(purged)
-        )
-        return Outcome(
-            source_key=article.source_key,
-            action="published" if changed or deleted else "unchanged",
-            url=self.renderer.url(page.path),
-            written=[p.path for p in changed],
-            deleted=deleted,
-            purged=purged,
-            bytes=len(page.body),
-            cache_control=page.cache_control(self.settings.cache),
+        changes: dict[str, Entry | None] = {entry.slug: entry}
+        if owned is not None and owned.slug != entry.slug:
+            changes[owned.slug] = None
+        applied = self.apply_plan(model, changes, {article.slug: article})
+        self.sources.delete_report(key)  # a report from an earlier, broken upload no longer applies
+        own = next((p for p in applied.written if p.path == entry.path), None)
+        stored = own or Page(path=entry.path, body=b"", kind="article")
+        if entry.live:
+            action = "published" if applied.written or applied.deleted else "unchanged"
+        else:
+            action = "unpublished" if entry.path in applied.deleted else "held"
+        return (
+            Outcome(
+                source_key=key,
+                action=action,
+                url=self.renderer.url(entry.path) if entry.live else "",
+                written=[p.path for p in applied.written],
+                deleted=applied.deleted,
+                purged=applied.purged,
+                bytes=len(own.body) if own else 0,
+                cache_control=stored.cache_control(self.settings.cache) if entry.live else "",
+                reason="" if entry.live else entry.status,
+            ),
+            entry.status,
+            entry.slug,
+            obj.version_id,
         )
 
-    def unpublish(self, key: str, *, state: str = "deleted", version: str = "") -> Outcome:
-        """Take down whatever `key` published. Old page versions stay in the versioned bucket."""
-        previous = self.index.source(key) or SourceRecord(key=key)
-        deleted: list[str] = []
-        urls: list[str] = []
-        if previous.slug and previous.state == "published":
-            path = f"/{previous.slug}/"
-            self.pages.delete(Page(path=path, body=b"", kind="article").key)
-            self.index.delete_article(previous.slug)
-            deleted.append(path)
-            urls.append(self.renderer.url(path))
-        pending = with_pending(previous, urls)
-        if urls:
-            self.index.save_source(pending)
-        purged = self._purge(pending)
-        self.index.save_source(
-            SourceRecord(key=key, slug=previous.slug, state=state, version=version, updated=self._now())
-        )
-        if state == "deleted":
+    def _remove(self, key: str, owned: Entry | None, model: SiteModel) -> Outcome:
+        if owned is None:
+            applied = self.apply_plan(model, {}, {})  # still purge anything pending
             self.sources.delete_report(key)
-        action = "unpublished" if deleted else ("held" if state != "deleted" else "unchanged")
-        return Outcome(key, action, deleted=deleted, purged=purged, reason=state)
+            return Outcome(key, "unchanged", purged=applied.purged, reason="deleted; nothing was published")
+        applied = self.apply_plan(model, {owned.slug: None}, {})
+        self.sources.delete_report(key)
+        return Outcome(
+            key,
+            "unpublished",
+            written=[p.path for p in applied.written],
+            deleted=applied.deleted,
+            purged=applied.purged,
+            reason="deleted",
+        )
 
     def reject(self, key: str, error: InvalidSource) -> Outcome:
         """Report a source that cannot be published. What is live stays live."""
         report = {
             **error.as_dict(),
             "error": error.describe(),
-            "rejected_at": self._now(),
+            "rejected_at": _iso(self.clock()),
             "action": "fix the source and upload it again; the page currently live (if any) was left as it was",
         }
         self.sources.write_report(key, report)
         log.debug("rejected %s: %s", key, error.describe())
         return Outcome(key, "rejected", reason=error.describe())
 
-    # -- helpers ------------------------------------------------------------
+    # -- plan, render, store, purge -------------------------------------------------
 
-    def _differs(self, page: Page) -> bool:
-        stored = self.pages.head(page.key)
-        return stored is None or stored.content_hash != page.content_hash
+    def apply_plan(
+        self, model: SiteModel, changes: Mapping[str, Entry | None], articles: Mapping[str, Article]
+    ) -> Applied:
+        """Plan `changes`, render the pages, store those that changed, purge them, save the index."""
+        site_plan = plan(model, changes, self.layout)
+        after = site_plan.after
+        applied = Applied()
+        for ref in sorted(site_plan.render):
+            page = self._render(ref, site_plan, articles)
+            if page is not None and after.page_hashes.get(page.path) != page.content_hash:
+                applied.written.append(page)
+        applied.deleted = sorted(p for p in site_plan.delete if p in after.page_hashes)
+        urls = [self.renderer.url(p.path) for p in applied.written] + [self.renderer.url(p) for p in applied.deleted]
+        if urls:
+            # Remember the purge before touching pages: if anything below fails,
+            # the retry purges what this attempt wrote even though its bytes now match.
+            after.pending_purge = unique([*after.pending_purge, *urls])
+            self._save_pending(model, after)
+        for page in applied.written:
+            self.pages.put(page)
+            after.page_hashes[page.path] = page.content_hash
+        for path in applied.deleted:
+            self.pages.delete(key_for_path(path))
+            after.page_hashes.pop(path, None)
+        self.index.save(model, after)
+        if after.pending_purge:
+            receipts = self.purger.purge_urls(after.pending_purge)
+            applied.purged = [u for r in receipts for u in r.items]
+            after.pending_purge = []
+            self._save_pending(after, after)
+        return applied
 
-    def _purge(self, record: SourceRecord) -> list[str]:
-        urls = unique(record.pending_purge)
-        if not urls:
-            return []
-        receipts = self.purger.purge_urls(urls)
-        self.index.save_source(replace(record, pending_purge=()))
-        return [u for r in receipts for u in r.items]
+    def _save_pending(self, model: SiteModel, after: SiteModel) -> None:
+        save_meta = getattr(self.index, "save_meta", None)
+        if save_meta is not None:
+            save_meta(replace(model, pending_purge=after.pending_purge))
 
-    def _check_slug_owner(self, article: Article) -> None:
-        owner = self.index.article(article.slug)
-        if owner and owner.source_key != article.source_key:
-            other = self.index.source(owner.source_key)
-            if other and other.state == "published":
+    def _render(self, ref: PageRef, site_plan: SitePlan, articles: Mapping[str, Article]) -> Page | None:
+        after = site_plan.after
+        if ref.kind != "article":
+            return self.renderer.site_page(ref, after, self.layout)
+        entry = after.entries[ref.args[0]]
+        article = articles.get(entry.slug) or self._reload(entry)
+        if article is None:
+            return None
+        page = self.renderer.article(article, similar=self.renderer.similar_of(entry, after))
+        return replace(page, source_version=entry.source_version)
+
+    def _reload(self, entry: Entry) -> Article | None:
+        """Read an article published earlier, as it was published, to render its page again."""
+        obj = self.sources.read(
+            entry.source_key, max_bytes=self.settings.max_source_bytes, version=entry.source_version
+        )
+        if obj is None or obj.data is None:
+            log.warning("cannot re-render %s: source %s is gone", entry.path, entry.source_key)
+            return None
+        try:
+            return read_article(entry.source_key, obj.data)
+        except InvalidSource as error:
+            log.warning("cannot re-render %s: %s", entry.path, error.describe())
+            return None
+
+    def _check_paths(self, article: Article, model: SiteModel) -> None:
+        owner = model.entries.get(article.slug)
+        if owner is not None and owner.source_key != article.source_key:
+            raise InvalidSource.single(
+                article.source_key, "slug", f"{article.slug!r} is already published from {owner.source_key}"
+            )
+        for i, alias in enumerate(article.aliases):
+            taken = model.path_owner(alias)
+            if alias == article.path or (taken is not None and taken != article.slug):
                 raise InvalidSource.single(
-                    article.source_key, "slug", f"{article.slug!r} is already published from {owner.source_key}"
+                    article.source_key, f"aliases[{i}]", f"{alias} is already used by /{taken or article.slug}/"
                 )
+        taken = model.path_owner(article.path)
+        if taken is not None and taken != article.slug:
+            raise InvalidSource.single(article.source_key, "slug", f"{article.path} is a redirect of /{taken}/")
 
-    def _now(self) -> str:
-        return self.clock().isoformat()
+
+def rebuild_changes(model: SiteModel) -> dict[str, Entry | None]:
+    """Every live entry as a change (a full re-render)."""
+    return {slug: entry for slug, entry in model.entries.items() if entry.live}

@@ -1,0 +1,342 @@
+"""The site model: what edgepub knows about every article, enough to lay out
+every page of the site without reading a source.
+
+An `Entry` is one article as listings, feeds, sitemaps and similar-post blocks
+see it. `SiteModel` holds the entries, the append-only listing counters and the
+hash of every stored page; derived lookups (by tag, by feature, who mentions
+whom) are built on first use. Both index stores (memory/JSON and DynamoDB) load
+and save this one model, so planning is the same code everywhere.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter as Tally
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
+from typing import Any
+
+from edgepub.article import slugify
+
+LIVE = "published"
+
+
+@dataclass(frozen=True)
+class Entry:
+    slug: str
+    source_key: str
+    title: str
+    summary: str = ""
+    date: str = ""  # ISO 8601, UTC; the sort key (first publish time when the source has no date)
+    lastmod: str = ""
+    tags: tuple[str, ...] = ()
+    stack: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
+    noindex: bool = False
+    owner: str = ""
+    status: str = LIVE  # published, draft, scheduled, expired
+    publish_at: str = ""
+    expire_at: str = ""
+    revision_status: str = ""
+    revision_version: str = ""
+    last_reviewed: str = ""
+    review_interval_days: int = 0
+    aliases: tuple[str, ...] = ()  # declared aliases: site paths that redirect here
+    moved_from: tuple[str, ...] = ()  # former paths of this article (slug changes): they redirect here too
+    source_version: str = ""
+    source_hash: str = ""
+    # positions, assigned once and kept: listings never shift
+    archive_page: int = 0
+    tag_pages: tuple[tuple[str, int], ...] = ()
+    sitemap_shard: int = 0
+    similar: tuple[str, ...] = ()
+
+    @property
+    def path(self) -> str:
+        return f"/{self.slug}/"
+
+    @property
+    def redirects(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*self.aliases, *self.moved_from)))
+
+    @property
+    def live(self) -> bool:
+        return self.status == LIVE
+
+    @property
+    def updated(self) -> str:
+        return self.lastmod or self.date
+
+    @property
+    def order(self) -> tuple[str, str]:
+        return (self.date, self.slug)
+
+    @cached_property
+    def tag_set(self) -> frozenset[str]:
+        return frozenset(self.tags)
+
+    @cached_property
+    def stack_set(self) -> frozenset[str]:
+        return frozenset(v.lower() for v in self.stack)
+
+    @cached_property
+    def other_set(self) -> frozenset[str]:
+        """Tools and entities: the lightest evidence of relatedness."""
+        return frozenset([*(f"tool:{v.lower()}" for v in self.tools), *(f"entity:{v.lower()}" for v in self.entities)])
+
+    def features(self) -> set[str]:
+        return {*(f"tag:{t}" for t in self.tag_set), *(f"stack:{s}" for s in self.stack_set), *self.other_set}
+
+    def listed(self) -> tuple[str, str, str, str]:
+        """What a listing shows of the entry: a change here rewrites its listings."""
+        return (self.title, self.summary, self.date, self.path)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Entry:
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for name, value in data.items():
+            if name not in known:
+                continue
+            if name == "tag_pages":
+                value = tuple((str(t), int(n)) for t, n in value)
+            elif isinstance(value, list):
+                value = tuple(value)
+            elif name in ("archive_page", "sitemap_shard", "review_interval_days"):
+                value = int(value)
+            values[name] = value
+        return cls(**values)
+
+
+@dataclass
+class Counter:
+    """An append-only listing: pages fill up in order and are never renumbered."""
+
+    last_page: int = 0
+    last_count: int = 0
+
+    def allocate(self, size: int) -> int:
+        if self.last_page == 0 or self.last_count >= size:
+            self.last_page += 1
+            self.last_count = 0
+        self.last_count += 1
+        return self.last_page
+
+
+@dataclass
+class SiteModel:
+    entries: dict[str, Entry] = field(default_factory=dict)
+    counters: dict[str, Counter] = field(default_factory=dict)  # "all", "tag:<t>", "sitemap"
+    page_hashes: dict[str, str] = field(default_factory=dict)  # URL path -> sha256 of stored bytes
+    version: int = 0
+    # URLs written but not yet confirmed purged: kept until Cloudflare accepts them
+    pending_purge: list[str] = field(default_factory=list)
+
+    def copy(self) -> SiteModel:
+        return SiteModel(
+            entries=dict(self.entries),
+            counters={k: copy.copy(v) for k, v in self.counters.items()},
+            page_hashes=dict(self.page_hashes),
+            version=self.version,
+            pending_purge=list(self.pending_purge),
+        )
+
+    def counter(self, name: str) -> Counter:
+        return self.counters.setdefault(name, Counter())
+
+    # -- derived lookups (built on first use; a model is not changed after planning) --
+
+    @cached_property
+    def live_entries(self) -> list[Entry]:
+        """Live entries, newest first."""
+        return sorted((e for e in self.entries.values() if e.live), key=lambda e: e.order, reverse=True)
+
+    @cached_property
+    def _by_tag(self) -> dict[str, list[Entry]]:
+        index: dict[str, list[Entry]] = defaultdict(list)
+        for entry in self.live_entries:
+            for tag in entry.tags:
+                index[tag].append(entry)
+        return dict(index)
+
+    @cached_property
+    def _by_feature(self) -> dict[str, set[str]]:
+        index: dict[str, set[str]] = defaultdict(set)
+        for entry in self.entries.values():
+            if entry.live:
+                for feature in entry.features():
+                    index[feature].add(entry.slug)
+        return dict(index)
+
+    @cached_property
+    def _members(self) -> dict[tuple[str, int], list[Entry]]:
+        index: dict[tuple[str, int], list[Entry]] = defaultdict(list)
+        for entry in self.live_entries:
+            index[("all", entry.archive_page)].append(entry)
+            for tag, page in entry.tag_pages:
+                index[(f"tag:{tag}", page)].append(entry)
+        return dict(index)
+
+    @cached_property
+    def _shards(self) -> dict[int, list[Entry]]:
+        index: dict[int, list[Entry]] = defaultdict(list)
+        for entry in self.entries.values():
+            if entry.live and not entry.noindex:
+                index[entry.sitemap_shard].append(entry)
+        return {k: sorted(v, key=lambda e: e.slug) for k, v in index.items()}
+
+    @cached_property
+    def _mentions(self) -> dict[str, set[str]]:
+        index: dict[str, set[str]] = defaultdict(set)
+        for entry in self.entries.values():
+            if entry.live:
+                for other in entry.similar:
+                    index[other].add(entry.slug)
+        return dict(index)
+
+    def recent(self, n: int) -> list[Entry]:
+        return self.live_entries[:n]
+
+    def by_tag(self, tag: str) -> list[Entry]:
+        """Live entries with the tag, newest first."""
+        return self._by_tag.get(tag, [])
+
+    def tag_counts(self) -> list[tuple[str, int]]:
+        return sorted((t, len(es)) for t, es in self._by_tag.items())
+
+    def members(self, listing: str, page: int) -> list[Entry]:
+        """Entries on one archive page, newest first."""
+        return self._members.get((listing, page), [])
+
+    def shard(self, n: int) -> list[Entry]:
+        return self._shards.get(n, [])
+
+    def shards(self) -> list[int]:
+        return sorted(self._shards)
+
+    def mentions(self, slug: str) -> set[str]:
+        """Slugs of live entries whose similar-posts block shows `slug`."""
+        return self._mentions.get(slug, set())
+
+    def candidates(self, entry: Entry) -> set[str]:
+        found: set[str] = set()
+        for feature in entry.features():
+            found |= self._by_feature.get(feature, set())
+        found.discard(entry.slug)
+        return found
+
+    def path_owner(self, path: str) -> str | None:
+        """The slug of the live entry whose page or redirect is at `path`."""
+        for entry in self.entries.values():
+            if entry.live and (entry.path == path or path in entry.redirects):
+                return entry.slug
+        return None
+
+
+def rank_key(entry: Entry, other: Entry) -> tuple[int, int, str, str] | None:
+    """How related `other` is to `entry`, smaller first; None when they share nothing.
+
+    Ranked by shared tags, then by shared stack (counting twice) plus shared
+    tools and entities; on a tie the older article first, so a new article
+    displaces others only when it is strictly more related.
+    """
+    tags = len(entry.tag_set & other.tag_set)
+    secondary = 2 * len(entry.stack_set & other.stack_set) + len(entry.other_set & other.other_set)
+    if not tags and not secondary:
+        return None
+    return (-tags, -secondary, other.date, other.slug)
+
+
+def top_similar(model: SiteModel, entry: Entry, k: int) -> tuple[str, ...]:
+    """The k entries most related to `entry` (for one entry; `similar_for` does many at once)."""
+    ranked = []
+    for slug in model.candidates(entry):
+        other = model.entries[slug]
+        key = rank_key(entry, other)
+        if key is not None:
+            ranked.append((key, slug))
+    ranked.sort()
+    return tuple(slug for _, slug in ranked[:k])
+
+
+def similar_for(model: SiteModel, slugs: Iterable[str], k: int) -> dict[str, tuple[str, ...]]:
+    """`top_similar` for many entries at once, with posting lists counted in C.
+
+    Same ranking as `rank_key`: entries get ids in (date, slug) order, so on a
+    tie the smaller id (the older article) comes first.
+    """
+    live = sorted((e for e in model.entries.values() if e.live), key=lambda e: e.order)
+    ids = {e.slug: i for i, e in enumerate(live)}
+    tag_posts: dict[str, list[int]] = defaultdict(list)
+    secondary_sets: dict[str, set[int]] = defaultdict(set)
+    for i, e in enumerate(live):
+        for tag in e.tag_set:
+            tag_posts[tag].append(i)
+        for stack in e.stack_set:
+            secondary_sets[f"stack:{stack}"].add(i)
+        for other in e.other_set:
+            secondary_sets[other].add(i)
+
+    def secondary_of(entry: Entry, pool: set[int] | None) -> Tally[int]:
+        """Shared stack (twice) plus shared tools and entities, for the candidates in `pool` (None: all)."""
+        scores: Tally[int] = Tally()
+        for feature, weight in [*((f"stack:{s}", 2) for s in entry.stack_set), *((o, 1) for o in entry.other_set)]:
+            members = secondary_sets.get(feature, set())
+            hits = members if pool is None else pool & members
+            for _ in range(weight):
+                scores.update(hits)
+        return scores
+
+    result: dict[str, tuple[str, ...]] = {}
+    for slug in slugs:
+        entry = model.entries[slug]
+        me = ids[slug]
+        tags: Tally[int] = Tally()
+        for tag in entry.tag_set:
+            tags.update(tag_posts[tag])
+        tags.pop(me, None)
+        levels: dict[int, list[int]] = defaultdict(list)
+        for candidate, shared in tags.items():
+            levels[shared].append(candidate)
+        ranked: list[int] = []
+        for shared in sorted(levels, reverse=True):
+            level = sorted(levels[shared])  # older first ...
+            secondary = secondary_of(entry, set(level))
+            level.sort(key=secondary.__getitem__, reverse=True)  # ... within equal secondary (sort is stable)
+            ranked += level
+            if len(ranked) >= k:
+                break
+        if len(ranked) < k:
+            secondary = secondary_of(entry, None)
+            secondary.pop(me, None)
+            rest = sorted(c for c in secondary if c not in tags)
+            rest.sort(key=secondary.__getitem__, reverse=True)
+            ranked += rest
+        result[slug] = tuple(live[c].slug for c in ranked[:k])
+    return result
+
+
+def tag_slug(tag: str) -> str:
+    return slugify(tag)
+
+
+def with_positions(entry: Entry, previous: Entry | None, model: SiteModel, page_size: int, shard_size: int) -> Entry:
+    """Keep the positions an entry already has; allocate the ones it lacks (new entry, new tag)."""
+    archive_page = previous.archive_page if previous and previous.archive_page else 0
+    if not archive_page:
+        archive_page = model.counter("all").allocate(page_size)
+    old_tag_pages = dict(previous.tag_pages) if previous else {}
+    tag_pages = []
+    for tag in entry.tags:
+        page = old_tag_pages.get(tag) or model.counter(f"tag:{tag}").allocate(page_size)
+        tag_pages.append((tag, page))
+    shard = previous.sitemap_shard if previous and previous.sitemap_shard else 0
+    if not shard:
+        shard = model.counter("sitemap").allocate(shard_size)
+    return replace(entry, archive_page=archive_page, tag_pages=tuple(tag_pages), sitemap_shard=shard)
