@@ -19,7 +19,7 @@ def load(name: str) -> dict[str, object]:
 
 
 def test_every_event_file_is_covered_here():
-    covered = {"publish-s3-put.json", "publish-s3-delete.json", "publish-s3-testevent.json"}
+    covered = {"publish-s3-put.json", "publish-s3-delete.json", "publish-s3-testevent.json", "purge-sqs.json"}
     assert {p.name for p in EVENTS.glob("*.json")} == covered
 
 
@@ -34,12 +34,22 @@ def test_publish_events_put_then_delete(stack, samples):
     )
     assert stack.invoke("PublishFunction", load("publish-s3-put.json")) == {"batchItemFailures": []}
     assert stack.s3.head_object(Bucket=stack.site_bucket, Key="purge-only-what-changed/index.html")
+    stack.run_until_idle()  # the purge function drains what the publisher queued
     assert "https://www.example.com/purge-only-what-changed/" in stack.cloudflare.state.purged_urls()
 
     stack.s3.delete_object(Bucket=stack.sources_bucket, Key="content/purge-only-what-changed.md")
     assert stack.invoke("PublishFunction", load("publish-s3-delete.json")) == {"batchItemFailures": []}
     keys = {o["Key"] for o in stack.s3.list_objects_v2(Bucket=stack.site_bucket)["Contents"]}
     assert "purge-only-what-changed/index.html" not in keys and "index.html" in keys
+
+
+def test_purge_event_purges_its_urls(stack):
+    assert stack.invoke("PurgeFunction", load("purge-sqs.json")) == {"batchItemFailures": []}
+    assert stack.cloudflare.state.purged_urls() == [
+        "https://www.example.com/purge-only-what-changed/",
+        "https://www.example.com/",
+        "https://www.example.com/feed.xml",
+    ]
 
 
 def test_publish_test_event_does_nothing(stack):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from edgepub.aws import dynamo_table
 from edgepub.index import DynamoIndex
 from edgepub.settings import Settings

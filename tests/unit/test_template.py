@@ -68,9 +68,30 @@ def test_publish_queue_has_dlq_and_visibility_six_times_the_timeout(template):
     assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
 
 
-def test_publish_mapping_reports_partial_batch_failures(template):
-    [mapping] = resources(template, "AWS::Lambda::EventSourceMapping").values()
-    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+def test_every_queue_mapping_reports_partial_batch_failures_and_limits_concurrency(template):
+    mappings = resources(template, "AWS::Lambda::EventSourceMapping")
+    assert len(mappings) == 2
+    for mapping in mappings.values():
+        assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"] == 2
+
+
+def test_purge_queue_batches_a_burst_and_has_a_dlq_alarm(template):
+    mapping = template["Resources"]["PurgeFunctionPurgeRequests"]["Properties"]
+    assert mapping["BatchSize"] >= 100 and mapping["MaximumBatchingWindowInSeconds"] > 0
+    queue = template["Resources"]["PurgeQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * template["Resources"]["PurgeFunction"]["Properties"]["Timeout"]
+    alarm = template["Resources"]["PurgeDLQAlarm"]["Properties"]
+    assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["PurgeDLQ", "QueueName"]}
+
+
+def test_only_the_purge_function_can_read_the_cloudflare_token(template):
+    readers = [
+        name
+        for name, role in resources(template, "AWS::IAM::Role").items()
+        if "secretsmanager:GetSecretValue" in str(role["Properties"].get("Policies", []))
+    ]
+    assert readers == ["PurgeFunctionRole"]
 
 
 def test_functions_run_python_313_on_arm64_with_the_layer(template):

@@ -5,7 +5,7 @@ through `aws_endpoint_url`."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
@@ -14,8 +14,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from edgepub.errors import TransientError
 from edgepub.pages import Page
-from edgepub.ports import SourceObject, StoredPage
+from edgepub.ports import PurgeReceipt, SourceObject, StoredPage
 from edgepub.settings import Settings
 
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound", "NoSuchVersion"}
@@ -143,3 +144,40 @@ def dynamo_table(settings: Settings) -> Any:
         config=Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=10),
     )
     return resource.Table(settings.articles_table)
+
+
+class SqsPurgeQueue:
+    """The publisher's purger when the purge function does the calling: one or
+    more messages of URLs and tags on the purge queue. Cloudflare sees them
+    after a batching window, de-duplicated across every publish in it."""
+
+    MAX_ITEMS_PER_MESSAGE = 500  # well under SQS's 256 KB per message
+
+    def __init__(self, settings: Settings, sqs: Any | None = None) -> None:
+        self.queue_url = settings.purge_queue_url
+        self.sqs = sqs or client("sqs", settings)
+
+    def purge(self, urls: Sequence[str], tags: Sequence[str] = ()) -> list[PurgeReceipt]:
+        items = [("url", u) for u in dict.fromkeys(urls)] + [("tag", t) for t in dict.fromkeys(tags)]
+        bodies = []
+        for start in range(0, len(items), self.MAX_ITEMS_PER_MESSAGE):
+            chunk = items[start : start + self.MAX_ITEMS_PER_MESSAGE]
+            bodies.append(
+                json.dumps({"urls": [v for k, v in chunk if k == "url"], "tags": [v for k, v in chunk if k == "tag"]})
+            )
+        receipts = []
+        for start in range(0, len(bodies), 10):
+            entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies[start : start + 10])]
+            response = self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            if response.get("Failed"):
+                failed = response["Failed"][0]
+                raise TransientError(f"could not enqueue purges: {failed.get('Code')}: {failed.get('Message')}")
+            for ok in response.get("Successful", []):
+                index = start + int(ok["Id"])
+                payload = json.loads(bodies[index])
+                receipts.append(
+                    PurgeReceipt(
+                        request_id=str(ok["MessageId"]), items=tuple(payload["urls"] + payload["tags"]), attempts=1
+                    )
+                )
+        return receipts

@@ -128,6 +128,148 @@ def demo(samples: Path | None, as_json: bool) -> None:
         click.echo("\nFunction logs and metrics: .edgepub/demo/functions.log", err=True)
 
 
+DEFAULT_RULES = Path(__file__).resolve().parents[3] / "edge" / "rules.json"
+
+
+def _token(settings: Settings) -> Any:
+    """CLOUDFLARE_API_TOKEN for an operator's shell, else the secret the functions use."""
+    import os
+
+    from edgepub.cloudflare import token_from_settings
+
+    if os.environ.get("CLOUDFLARE_API_TOKEN"):
+        return lambda: os.environ["CLOUDFLARE_API_TOKEN"]
+    return token_from_settings(settings)
+
+
+@cli.group()
+def edge() -> None:
+    """The Cloudflare rules the site needs, kept as data in edge/rules.json."""
+
+
+@edge.command("show")
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=DEFAULT_RULES,
+    show_default=True,
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the rules as JSON.")
+def edge_show(rules_path: Path, as_json: bool) -> None:
+    """Show the rules, phase by phase."""
+    from edgepub.edgeconfig import describe, load_rules
+
+    rules = load_rules(rules_path)
+    _emit(as_json, rules, describe(rules))
+
+
+@edge.command("apply")
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=DEFAULT_RULES,
+    show_default=True,
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be applied; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print Cloudflare's answers as JSON.")
+def edge_apply(rules_path: Path, dry_run: bool, as_json: bool) -> None:
+    """Apply the rules to the zone (EDGEPUB_CLOUDFLARE_ZONE_ID) through the Rulesets API.
+
+    Each phase's entrypoint is replaced with the file's rules, so applying twice changes nothing.
+    The token comes from CLOUDFLARE_API_TOKEN, else from the secret the functions use.
+    """
+    from edgepub.edgeconfig import apply_rules, describe, load_rules
+
+    settings = Settings.from_env()
+    rules = load_rules(rules_path)
+    if dry_run:
+        _emit(as_json, {"dry_run": True, "rules": rules}, "would apply:\n" + describe(rules))
+        return
+    results = apply_rules(settings, _token(settings), rules)
+    _emit(as_json, results, "\n".join(f"applied {phase}: {len(rules[phase])} rules" for phase in results))
+
+
+@cli.command()
+@click.option("--url", "urls", multiple=True, help="A URL to purge, as visitors request it (repeatable).")
+@click.option("--tag", "tags", multiple=True, help="A cache tag to purge (repeatable).")
+@click.option("--prefix", "prefixes", multiple=True, help="A host/path prefix to purge (repeatable).")
+@click.option("--everything", is_flag=True, help="Purge the whole zone. Needs --confirm ZONE_ID.")
+@click.option("--confirm", default="", help="The zone id, typed back, for --everything.")
+@click.option("--dry-run", is_flag=True, help="Show what would be purged; purge nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+def purge(
+    urls: tuple[str, ...],
+    tags: tuple[str, ...],
+    prefixes: tuple[str, ...],
+    everything: bool,
+    confirm: str,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Purge URLs, cache tags or prefixes from Cloudflare now, paced and recorded in the ledger.
+
+    Purging everything floods the origin with every request at once: it is never
+    done automatically, and here only with --everything --confirm <zone id>.
+    """
+    from edgepub.cloudflare import CloudflarePurger
+    from edgepub.errors import PurgeRejected
+
+    settings = Settings.from_env()
+    if everything and (urls or tags or prefixes):
+        raise click.UsageError("--everything purges the whole zone; give it alone")
+    if not (everything or urls or tags or prefixes):
+        raise click.UsageError("nothing to purge: give --url, --tag, --prefix or --everything")
+    if everything and confirm != settings.cloudflare_zone_id:
+        raise PurgeRejected(
+            f"purging everything empties the cache of zone {settings.cloudflare_zone_id}; "
+            "repeat with --confirm <that zone id> if you mean it. Nothing was purged."
+        )
+    plan = {"files": list(urls), "tags": list(tags), "prefixes": list(prefixes), "everything": everything}
+    if dry_run:
+        _emit(as_json, {"dry_run": True, **plan}, f"would purge: {json.dumps(plan)}")
+        return
+    purger = CloudflarePurger(settings, _token(settings))
+    if everything:
+        receipt = purger.purge_everything(confirm=confirm)
+        _emit(as_json, asdict(receipt), f"purged everything (request {receipt.request_id})")
+        return
+    result = purger.purge_items({"files": list(urls), "tags": list(tags), "prefixes": list(prefixes)})
+    lines = [f"purged {len(r.items)} items (request {r.request_id}, {r.attempts} attempt(s))" for r in result.receipts]
+    lines += [f"FAILED {form} {list(items)}: {error}" for form, items, error in result.failed]
+    _emit(
+        as_json,
+        {
+            "receipts": [asdict(r) for r in result.receipts],
+            "failed": [{"form": f, "items": list(i), "error": str(e)} for f, i, e in result.failed],
+        },
+        "\n".join(lines),
+    )
+    if result.failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--day", default=None, help="UTC day, YYYY-MM-DD (default: today).")
+@click.option("--failed", is_flag=True, help="Only calls that did not succeed.")
+@click.option("--json", "as_json", is_flag=True, help="Print entries as JSON.")
+def purges(day: str | None, failed: bool, as_json: bool) -> None:
+    """Read the purge ledger: every call to Cloudflare, its items, outcome and attempts."""
+    from edgepub.aws import dynamo_table
+    from edgepub.ledger import DynamoLedger, today
+
+    settings = Settings.from_env()
+    entries = DynamoLedger(dynamo_table(settings)).entries(day or today())
+    if failed:
+        entries = [e for e in entries if e.outcome != "ok"]
+    lines = [
+        f"{e.at}  {e.form:<8} {len(e.items):>4} items  {e.attempts} attempt(s)  {e.request_id or '-'}  {e.outcome}"
+        for e in entries
+    ]
+    _emit(as_json, [asdict(e) for e in entries], "\n".join(lines) or "no purge calls recorded that day")
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)

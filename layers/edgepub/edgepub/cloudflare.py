@@ -1,7 +1,15 @@
 """The Cloudflare purge API client, on requests.
 
-Bearer token only (never the legacy email + global key); batches of at most the
-configured size; success judged from the response body, not the status code.
+Bearer token only (never the legacy email + global key). Items are
+de-duplicated and split at the plan's per-request limits; calls are paced by a
+client-side token bucket for the plan; a 429 waits for Retry-After (or backs
+off with jitter), 5xx and network errors back off and retry; success is judged
+from the response body, not the status code; a 4xx that retrying cannot fix
+(bad token, invalid body) fails at once with a message that says what is wrong.
+Every call is written to the purge ledger. Purging everything is a separate
+method that needs the zone id typed back as confirmation; nothing calls it
+automatically.
+
 The token is fetched at run time from Secrets Manager or SSM through Powertools
 Parameters and never logged or put into an error.
 """
@@ -9,18 +17,25 @@ Parameters and never logged or put into an error.
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
 
-from edgepub.errors import ConfigurationError, PurgeRejected, PurgeUnavailable
+from edgepub.errors import ConfigurationError, PurgeError, PurgeRejected, PurgeUnavailable
+from edgepub.ledger import LedgerEntry, PurgeLedger
+from edgepub.limits import PLANS, Pacer
 from edgepub.ports import PurgeReceipt, unique
 from edgepub.settings import Settings
 
 log = logging.getLogger(__name__)
 
 TokenProvider = Callable[[], str]
+FORMS = ("files", "tags", "hosts", "prefixes")
 
 
 def token_from_settings(settings: Settings) -> TokenProvider:
@@ -55,51 +70,160 @@ def _errors(body: Any) -> str:
     return "; ".join(parts) or "no error detail"
 
 
+@dataclass
+class PurgeResult:
+    """What a purge did: the calls that succeeded, and the items that could not be purged."""
+
+    receipts: list[PurgeReceipt] = field(default_factory=list)
+    failed: list[tuple[str, tuple[str, ...], PurgeError]] = field(default_factory=list)  # (form, items, error)
+
+    @property
+    def calls(self) -> int:
+        return len(self.receipts)
+
+
 class CloudflarePurger:
     def __init__(
         self,
         settings: Settings,
         token: TokenProvider,
         session: requests.Session | None = None,
+        *,
+        ledger: PurgeLedger | None = None,
+        pacer: Pacer | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        time_left: Callable[[], float] | None = None,
+        rng: random.Random | None = None,
     ) -> None:
-        self.endpoint = f"{settings.cloudflare_api_base.rstrip('/')}/zones/{settings.cloudflare_zone_id}/purge_cache"
-        self.batch_size = settings.purge_batch_size
+        plan = PLANS.get(settings.purge_plan)
+        if plan is None:
+            raise ConfigurationError(
+                f"EDGEPUB_PURGE_PLAN must be one of {', '.join(PLANS)}, got {settings.purge_plan!r}"
+            )
+        self.settings = settings
+        self.zone = settings.cloudflare_zone_id
+        self.endpoint = f"{settings.cloudflare_api_base.rstrip('/')}/zones/{self.zone}/purge_cache"
+        self.limits = {"files": settings.purge_batch_size, **dict.fromkeys(FORMS[1:], plan.other_per_request)}
         self.timeout = settings.purge_timeout_seconds
+        self.max_attempts = settings.purge_max_attempts
         self.token = token
         self.session = session or requests.Session()
+        self.ledger = ledger
+        self.pacer = pacer or Pacer(plan, settings.purge_rate_share, sleep=sleep)
+        self.sleep = sleep
+        self.time_left = time_left or (lambda: float("inf"))
+        self.rng = rng or random.Random()
 
-    def purge_urls(self, urls: Sequence[str]) -> list[PurgeReceipt]:
-        items = unique(urls)
-        return [
-            self._call({"files": items[i : i + self.batch_size]}, items[i : i + self.batch_size])
-            for i in range(0, len(items), self.batch_size)
-        ]
+    # -- the Purger port ----------------------------------------------------------
 
-    def _call(self, body: dict[str, Any], items: list[str]) -> PurgeReceipt:
+    def purge(self, urls: Sequence[str], tags: Sequence[str] = ()) -> list[PurgeReceipt]:
+        """Purge, or raise the first error (for callers that want all or nothing)."""
+        result = self.purge_items({"files": list(urls), "tags": list(tags)})
+        if result.failed:
+            raise result.failed[0][2]
+        return result.receipts
+
+    # -- everything else ----------------------------------------------------------------
+
+    def purge_items(self, items: dict[str, list[str]]) -> PurgeResult:
+        """Purge each form's items in batches at its limit; keep going past failed batches."""
+        result = PurgeResult()
+        for form in FORMS:
+            values = unique(items.get(form, []))
+            size = self.limits[form]
+            for start in range(0, len(values), size):
+                batch = tuple(values[start : start + size])
+                try:
+                    result.receipts.append(self._send(form, batch))
+                except PurgeError as error:
+                    result.failed.append((form, batch, error))
+        return result
+
+    def purge_everything(self, *, confirm: str) -> PurgeReceipt:
+        """Empty the zone's whole cache. Only on an operator's explicit request: the
+        origin then takes every request at once. `confirm` must be the zone id."""
+        if confirm != self.zone:
+            raise PurgeRejected("purge everything needs the zone id as confirmation; nothing was purged")
+        return self._send("purge_everything", ())
+
+    def _send(self, form: str, items: tuple[str, ...]) -> PurgeReceipt:
+        body: dict[str, Any] = {"purge_everything": True} if form == "purge_everything" else {form: list(items)}
+        started = datetime.now(UTC)
+        attempts = 0
+        while True:
+            attempts += 1
+            if form == "files":
+                self.pacer.before_files(len(items))
+            else:
+                self.pacer.before_other()
+            try:
+                receipt = self._call(form, body, items, attempts)
+            except PurgeUnavailable as error:
+                wait = error.retry_after if error.retry_after is not None else self._backoff(attempts)
+                if attempts >= self.max_attempts or wait + self.timeout > self.time_left():
+                    self._record(started, form, items, attempts, f"failed: {error}", error.status)
+                    raise
+                log.warning("purge of %d %s: %s; retrying in %.1fs", len(items), form, error, wait)
+                self.sleep(wait)
+                continue
+            except PurgeRejected as error:
+                self._record(started, form, items, attempts, f"rejected: {error}", error.status)
+                raise
+            self._record(started, form, items, attempts, "ok", 200, receipt.request_id)
+            return receipt
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter: 0..min(30, 0.5 * 2^attempt) seconds."""
+        return self.rng.uniform(0, min(30.0, 0.5 * 2**attempt))
+
+    def _call(self, form: str, body: dict[str, Any], items: tuple[str, ...], attempts: int) -> PurgeReceipt:
+        what = f"a purge of {len(items)} {form}" if items else "a purge of everything"
         headers = {"Authorization": f"Bearer {self.token()}", "Content-Type": "application/json"}
         try:
             response = self.session.post(self.endpoint, json=body, headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
-            raise PurgeUnavailable(f"purge request to Cloudflare failed: {type(exc).__name__}") from None
+            raise PurgeUnavailable(f"{what} could not reach Cloudflare: {type(exc).__name__}") from None
         try:
             payload = response.json()
         except ValueError:
             payload = None
         status = response.status_code
         if status == 429 or status >= 500:
-            retry_after = response.headers.get("Retry-After")
+            retry_after = response.headers.get("Retry-After", "")
             raise PurgeUnavailable(
-                f"Cloudflare answered {status} to a purge of {len(items)} URLs: {_errors(payload)}",
+                f"Cloudflare answered {status} to {what}: {_errors(payload)}",
                 status=status,
-                retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+                retry_after=float(retry_after) if retry_after.strip().isdigit() else None,
             )
         if status >= 400 or not isinstance(payload, dict) or payload.get("success") is not True:
             hint = " (check the API token and its Zone > Cache Purge permission)" if status in (401, 403) else ""
             raise PurgeRejected(
-                f"Cloudflare rejected a purge of {len(items)} URLs with HTTP {status}: {_errors(payload)}{hint}",
-                status=status,
+                f"Cloudflare rejected {what} with HTTP {status}: {_errors(payload)}{hint}", status=status
             )
         result = payload.get("result") or {}
         request_id = str(result.get("id", "")) if isinstance(result, dict) else ""
-        log.info("purged %d URLs (request %s)", len(items), request_id)
-        return PurgeReceipt(request_id=request_id, items=tuple(items), attempts=1)
+        log.info("purged %d %s (request %s, attempt %d)", len(items), form, request_id, attempts)
+        return PurgeReceipt(request_id=request_id, items=items, attempts=attempts)
+
+    def _record(
+        self,
+        started: datetime,
+        form: str,
+        items: tuple[str, ...],
+        attempts: int,
+        outcome: str,
+        status: int | None,
+        request_id: str = "",
+    ) -> None:
+        if self.ledger is not None:
+            self.ledger.record(
+                LedgerEntry(
+                    at=started.isoformat(),
+                    form=form,
+                    items=items,
+                    outcome=outcome,
+                    attempts=attempts,
+                    status=status or 0,
+                    request_id=request_id,
+                )
+            )

@@ -99,8 +99,10 @@ class RecordingPurger:
     def __init__(self, batch_size: int = 30) -> None:
         self.batch_size = batch_size
         self.batches: list[list[str]] = []
+        self.tags: list[str] = []
 
-    def purge_urls(self, urls: Sequence[str]) -> list[PurgeReceipt]:
+    def purge(self, urls: Sequence[str], tags: Sequence[str] = ()) -> list[PurgeReceipt]:
+        self.tags.extend(unique(tags))
         items = unique(urls)
         receipts = []
         for start in range(0, len(items), self.batch_size):

@@ -59,7 +59,9 @@ class PurgeReceipt:
 
 
 class Purger(Protocol):
-    def purge_urls(self, urls: Sequence[str]) -> list[PurgeReceipt]: ...
+    def purge(self, urls: Sequence[str], tags: Sequence[str] = ()) -> list[PurgeReceipt]:
+        """Purge these URLs (as canonical site URLs) and cache tags, or raise."""
+        ...
 
 
 def unique(items: Iterable[str]) -> list[str]:

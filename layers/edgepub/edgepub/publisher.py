@@ -79,6 +79,7 @@ def publication_state(article: Article, now: datetime) -> str:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+TAG_ITEM = "cache-tag:"  # marks a cache tag among the URLs pending purge
 
 
 def check_source_key(settings: Settings, key: str) -> None:
@@ -277,7 +278,7 @@ class Publisher:
             if page is not None and after.page_hashes.get(page.path) != page.content_hash:
                 applied.written.append(page)
         applied.deleted = sorted(p for p in site_plan.delete if p in after.page_hashes)
-        urls = [self.renderer.url(p.path) for p in applied.written] + [self.renderer.url(p) for p in applied.deleted]
+        urls = [self._purge_item(p) for p in applied.written] + [self.renderer.url(p) for p in applied.deleted]
         if urls:
             # Remember the purge before touching pages: if anything below fails,
             # the retry purges what this attempt wrote even though its bytes now match.
@@ -291,11 +292,20 @@ class Publisher:
             after.page_hashes.pop(path, None)
         self.index.save(model, after)
         if after.pending_purge:
-            receipts = self.purger.purge_urls(after.pending_purge)
+            pending = after.pending_purge
+            tags = [p.removeprefix(TAG_ITEM) for p in pending if p.startswith(TAG_ITEM)]
+            receipts = self.purger.purge([p for p in pending if not p.startswith(TAG_ITEM)], tags)
             applied.purged = [u for r in receipts for u in r.items]
             after.pending_purge = []
             self._save_pending(after, after)
         return applied
+
+    def _purge_item(self, page: Page) -> str:
+        """A written page's URL, or with tag purging on, a listing page's group tag
+        (one tag evicts every page of that listing: fewer items, some over-purge)."""
+        if self.settings.purge_by_tag and page.kind == "listing" and page.cache_tags:
+            return TAG_ITEM + page.cache_tags[-1]
+        return self.renderer.url(page.path)
 
     def _save_pending(self, model: SiteModel, after: SiteModel) -> None:
         save_meta = getattr(self.index, "save_meta", None)

@@ -76,7 +76,7 @@ class Renderer:
             content_type=HTML,
             source_key=article.source_key,
             revision=article.revision.version,
-            cache_tags=(f"article:{article.slug}", *(f"tag:{slugify(t)}" for t in article.tags)),
+            cache_tags=("article", f"article:{article.slug}"),
         )
 
     def not_found(self) -> Page:
@@ -93,7 +93,7 @@ class Renderer:
                 ref,
                 "listing",
                 "home.html",
-                ("listing", "home"),
+                ("listing", "listing:home"),
                 entries=model.recent(layout.home_size),
                 last_page=model.counter("all").last_page,
             )
@@ -104,7 +104,7 @@ class Renderer:
                 ref,
                 "listing",
                 "archive.html",
-                ("listing", f"archive:{n}"),
+                ("listing", "listing:archive"),
                 entries=model.members("all", n),
                 heading=f"Archive, page {n}",
                 path=ref.path,
@@ -119,7 +119,7 @@ class Renderer:
                 ref,
                 "listing",
                 "tag.html",
-                ("listing", f"tag:{tag_slug(tag)}"),
+                ("listing", f"listing:tag:{tag_slug(tag)}"),
                 tag=tag,
                 path=ref.path,
                 entries=model.by_tag(tag)[: layout.tag_front_size],
@@ -133,7 +133,7 @@ class Renderer:
                 ref,
                 "listing",
                 "archive.html",
-                ("listing", f"tag:{tag_slug(tag)}"),
+                ("listing", f"listing:tag:{tag_slug(tag)}"),
                 entries=model.members(f"tag:{tag}", n),
                 heading=f"#{tag}, page {n}",
                 path=ref.path,
@@ -143,7 +143,7 @@ class Renderer:
                 front_label=f"#{tag}",
             )
         if kind == "tags":
-            return self._html(ref, "listing", "tags.html", ("listing", "tags"), tags=model.tag_counts())
+            return self._html(ref, "listing", "tags.html", ("listing", "listing:tags"), tags=model.tag_counts())
         if kind == "feed":
             entries = model.recent(layout.feed_size)
             updated = max((e.updated for e in entries), default="1970-01-01T00:00:00+00:00")

@@ -3,26 +3,112 @@ adapters. Handlers and the CLI both start here, so they share one path."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from edgepub.cloudflare import CloudflarePurger
 from edgepub.publisher import Outcome, Publisher
 from edgepub.s3events import parse_notification
 from edgepub.settings import Settings
+from edgepub.urls import expand
 
 
 def aws_publisher(settings: Settings) -> Publisher:
-    from edgepub.aws import S3PageStore, S3SourceStore, dynamo_table
-    from edgepub.cloudflare import CloudflarePurger, token_from_settings
+    """The publish function's publisher: S3 stores, the DynamoDB index, and the
+    purge queue (or Cloudflare directly when no queue is configured)."""
+    from edgepub.aws import S3PageStore, S3SourceStore, SqsPurgeQueue, dynamo_table
     from edgepub.index import DynamoIndex
+    from edgepub.ports import Purger
 
+    purger: Purger = SqsPurgeQueue(settings) if settings.purge_queue_url else aws_purger(settings)
     return Publisher(
         settings,
         sources=S3SourceStore(settings),
         pages=S3PageStore(settings),
-        purger=CloudflarePurger(settings, token_from_settings(settings)),
-        index=DynamoIndex(dynamo_table(settings)),
+        purger=purger,
+        index=DynamoIndex(dynamo_table(settings), review_interval_days=settings.review_interval_days),
     )
+
+
+def aws_purger(settings: Settings) -> CloudflarePurger:
+    from edgepub.aws import dynamo_table
+    from edgepub.cloudflare import token_from_settings
+    from edgepub.ledger import DynamoLedger
+
+    return CloudflarePurger(
+        settings,
+        token_from_settings(settings),
+        ledger=DynamoLedger(dynamo_table(settings), settings.ledger_retention_days),
+    )
+
+
+@dataclass
+class PurgeReport:
+    messages: int = 0
+    urls: int = 0
+    tags: int = 0
+    calls: int = 0
+    retries: int = 0
+    failed_items: list[str] = field(default_factory=list)
+    failed_messages: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def purge_messages(purger: CloudflarePurger, records: list[tuple[str, str]]) -> PurgeReport:
+    """Coalesce purge-queue messages (id, body) into one de-duplicated purge."""
+    report = PurgeReport(messages=len(records))
+    wanted: dict[str, list[str]] = {}  # message id -> the items it asked for
+    urls: list[str] = []
+    tags: list[str] = []
+    for message_id, body in records:
+        try:
+            message = json.loads(body)
+            message_urls = expand([str(u) for u in message.get("urls", [])], purger.settings)
+            message_tags = [str(t) for t in message.get("tags", [])]
+        except (ValueError, AttributeError, TypeError) as exc:
+            report.failed_messages.append(message_id)
+            report.errors.append(f"message {message_id} is not a purge request: {exc}")
+            continue
+        wanted[message_id] = message_urls + message_tags
+        urls += message_urls
+        tags += message_tags
+    result = purger.purge_items({"files": urls, "tags": tags})
+    report.urls = len(set(urls))
+    report.tags = len(set(tags))
+    report.calls = result.calls
+    report.retries = sum(r.attempts - 1 for r in result.receipts)
+    failed = {item for _, items, _ in result.failed for item in items}
+    report.failed_items = sorted(failed)
+    report.errors += [str(error) for _, _, error in result.failed]
+    report.failed_messages += [m for m, items in wanted.items() if failed.intersection(items)]
+    return report
+
+
+def report_purges(report: PurgeReport, logger: _Logger, metrics: _Metrics) -> None:
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    fields = {
+        "messages": report.messages,
+        "urls": report.urls,
+        "tags": report.tags,
+        "calls": report.calls,
+        "retries": report.retries,
+        "failed_items": report.failed_items[:50],
+        "errors": report.errors[:10],
+    }
+    if report.failed_messages:
+        logger.warning(
+            f"{len(report.failed_items)} items not purged; {len(report.failed_messages)} messages will be retried",
+            extra=fields,
+        )
+    else:
+        logger.info(f"purged {report.urls} URLs and {report.tags} tags in {report.calls} calls", extra=fields)
+    metrics.add_metric(name="PurgeCalls", unit=MetricUnit.Count, value=report.calls)
+    metrics.add_metric(name="PurgeRetries", unit=MetricUnit.Count, value=report.retries)
+    metrics.add_metric(name="UrlsPurgedAtEdge", unit=MetricUnit.Count, value=report.urls)
+    metrics.add_metric(name="PurgeFailures", unit=MetricUnit.Count, value=len(report.failed_items))
 
 
 def publish_message(publisher: Publisher, body: str) -> list[Outcome]:

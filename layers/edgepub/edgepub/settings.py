@@ -58,6 +58,15 @@ class Settings:
     cloudflare_token_parameter: str = ""
     purge_batch_size: int = 30
     purge_timeout_seconds: float = 10.0
+    purge_plan: str = "free"  # free, pro, business, enterprise: the client paces itself to the plan's limits
+    purge_rate_share: float = 0.5  # this container's share of the account's limits (1 / purge MaximumConcurrency)
+    purge_max_attempts: int = 5
+    purge_by_tag: bool = False  # purge listing pages by cache tag instead of URL by URL
+    purge_extra_hosts: str = ""  # comma-separated hosts also purged (www and apex, say)
+    purge_trailing_slash: str = "as-is"  # or "both": also purge /path for /path/
+    purge_queue_url: str = ""  # when set, publishers enqueue purges for the purge function
+    ledger_retention_days: int = 30
+    review_interval_days: int = 180
     aws_endpoint_url: str = ""
     aws_region: str = "us-east-1"
     cache: CachePolicy = field(default_factory=CachePolicy)
@@ -104,6 +113,10 @@ class Settings:
             )
         if not 1 <= self.purge_batch_size <= 500:
             raise ConfigurationError("EDGEPUB_PURGE_BATCH_SIZE must be between 1 and 500")
+        if self.purge_trailing_slash not in ("as-is", "both"):
+            raise ConfigurationError("EDGEPUB_PURGE_TRAILING_SLASH must be 'as-is' or 'both'")
+        if not 0 < self.purge_rate_share <= 1:
+            raise ConfigurationError("EDGEPUB_PURGE_RATE_SHARE must be in (0, 1]")
         if self.max_source_bytes < 1:
             raise ConfigurationError("EDGEPUB_MAX_SOURCE_BYTES must be positive")
 

@@ -86,6 +86,8 @@ class FunctionSpec:
     timeout: int
     queue_url: str = ""
     batch_size: int = 10
+    window: float = 0.0  # MaximumBatchingWindowInSeconds
+    window_started: float | None = None
     module: ModuleType | None = None
 
     def load(self) -> Callable[[dict[str, Any], Any], Any]:
@@ -149,13 +151,17 @@ class EmbeddedStack:
         template: Path | None = None,
         retry_delay: int = 0,
         parameters: Mapping[str, str] | None = None,
+        window_scale: float = 1.0,
+        cloudflare_plan: str = "enterprise",
     ) -> None:
         self.name_prefix = name_prefix
+        self.window_scale = window_scale
         self.parameter_overrides = dict(parameters or {})
         self.template_path = template or REPO_ROOT / "template.yaml"
         self.retry_delay = retry_delay
         self.token = "cf-emulator-" + secrets.token_hex(16)
-        self.cloudflare = CloudflareEmulator(self.token, ZONE_ID)
+        # the emulator enforces this plan's limits; the functions pace for template.yaml's PurgePlan
+        self.cloudflare = CloudflareEmulator(self.token, ZONE_ID, plan=cloudflare_plan)
         self.functions: dict[str, FunctionSpec] = {}
         self.outputs: dict[str, str] = {}
         self.invocations = 0
@@ -198,6 +204,8 @@ class EmbeddedStack:
         os.environ.update(env)
         self.cloudflare.start()
         self._create_stack()
+        site_url = self.settings_env().get("EDGEPUB_SITE_URL", "https://www.example.com")
+        self.cloudflare.serve_site(self.endpoint_url, self.site_bucket, site_url=site_url)
 
     def down(self) -> None:
         self.stop_polling()
@@ -244,6 +252,11 @@ class EmbeddedStack:
     @property
     def site_bucket(self) -> str:
         return self.outputs["SiteBucketName"]
+
+    @property
+    def edge_base(self) -> str:
+        """The local edge: the emulator's zone serving the site bucket, as visitors would reach it."""
+        return self.cloudflare.edge_base
 
     def settings_env(self) -> dict[str, str]:
         """The environment the publish function runs with (for CLI and tests)."""
@@ -388,6 +401,7 @@ class EmbeddedStack:
             queue_name = queue_arn.rsplit(":", 1)[-1]
             spec.queue_url = self.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]
             spec.batch_size = int(props.get("BatchSize", 10))
+            spec.window = float(props.get("MaximumBatchingWindowInSeconds", 0))
 
     # -- running functions ----------------------------------------------------
 
@@ -399,57 +413,83 @@ class EmbeddedStack:
             self.invocations += 1
             return handler(dict(event), LambdaContext(function_name=spec.name, timeout_seconds=spec.timeout))
 
-    def poll_once(self) -> int:
-        """One receive from each mapped queue; returns the number of messages handled."""
+    def poll_once(self, *, flush: bool = False) -> int:
+        """One round over the mapped queues; returns the number of messages handled.
+
+        Like Lambda's event source mapping, a mapping with a batching window waits
+        until its batch is full or the window has passed since messages arrived;
+        `flush` ends every window now (run_until_idle does when nothing else runs).
+        """
         handled = 0
-        sqs = self.client("sqs")
         for logical, spec in self.functions.items():
-            if not spec.queue_url:
-                continue
+            if spec.queue_url:
+                handled += self._poll_function(logical, spec, flush)
+        return handled
+
+    def _poll_function(self, logical: str, spec: FunctionSpec, flush: bool) -> int:
+        sqs = self.client("sqs")
+        if spec.window > 0:
+            visible = int(
+                sqs.get_queue_attributes(QueueUrl=spec.queue_url, AttributeNames=["ApproximateNumberOfMessages"])[
+                    "Attributes"
+                ]["ApproximateNumberOfMessages"]
+            )
+            if visible == 0:
+                spec.window_started = None
+                return 0
+            now = time.monotonic()
+            spec.window_started = spec.window_started or now
+            if not flush and visible < spec.batch_size and now - spec.window_started < spec.window * self.window_scale:
+                return 0
+            spec.window_started = None
+        messages: list[dict[str, Any]] = []
+        while len(messages) < spec.batch_size:
             response = sqs.receive_message(
                 QueueUrl=spec.queue_url,
-                MaxNumberOfMessages=min(spec.batch_size, 10),
+                MaxNumberOfMessages=min(spec.batch_size - len(messages), 10),
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
                 WaitTimeSeconds=0,
             )
-            messages = response.get("Messages", [])
-            if not messages:
-                continue
-            queue_arn = "arn:aws:sqs:{}:{}:{}".format(REGION, ACCOUNT, spec.queue_url.rsplit("/", 1)[-1])
-            event = {
-                "Records": [
-                    {
-                        "messageId": m["MessageId"],
-                        "receiptHandle": m["ReceiptHandle"],
-                        "body": m["Body"],
-                        "attributes": m.get("Attributes", {}),
-                        "messageAttributes": m.get("MessageAttributes", {}),
-                        "md5OfBody": m.get("MD5OfBody", ""),
-                        "eventSource": "aws:sqs",
-                        "eventSourceARN": queue_arn,
-                        "awsRegion": REGION,
-                    }
-                    for m in messages
-                ]
-            }
-            try:
-                result = self.invoke(logical, event)
-                failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
-            except Exception:  # the whole batch failed, as when a Lambda invocation errors
-                log.exception("function %s failed a batch", spec.name)
-                failed = {m["MessageId"] for m in messages}
-            for m in messages:
-                if m["MessageId"] in failed:
-                    # Lambda leaves a failed message invisible until its visibility
-                    # timeout; the embedded stack retries after `retry_delay` seconds.
-                    sqs.change_message_visibility(
-                        QueueUrl=spec.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=self.retry_delay
-                    )
-                else:
-                    sqs.delete_message(QueueUrl=spec.queue_url, ReceiptHandle=m["ReceiptHandle"])
-            handled += len(messages)
-        return handled
+            received = response.get("Messages", [])
+            messages += received
+            if not received or spec.batch_size <= 10:
+                break
+        if not messages:
+            return 0
+        queue_arn = "arn:aws:sqs:{}:{}:{}".format(REGION, ACCOUNT, spec.queue_url.rsplit("/", 1)[-1])
+        event = {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": m.get("MessageAttributes", {}),
+                    "md5OfBody": m.get("MD5OfBody", ""),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": queue_arn,
+                    "awsRegion": REGION,
+                }
+                for m in messages
+            ]
+        }
+        try:
+            result = self.invoke(logical, event)
+            failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+        except Exception:  # the whole batch failed, as when a Lambda invocation errors
+            log.exception("function %s failed a batch", spec.name)
+            failed = {m["MessageId"] for m in messages}
+        for m in messages:
+            if m["MessageId"] in failed:
+                # Lambda leaves a failed message invisible until its visibility
+                # timeout; the embedded stack retries after `retry_delay` seconds.
+                sqs.change_message_visibility(
+                    QueueUrl=spec.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=self.retry_delay
+                )
+            else:
+                sqs.delete_message(QueueUrl=spec.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        return len(messages)
 
     def queue_depth(self) -> int:
         sqs = self.client("sqs")
@@ -469,6 +509,8 @@ class EmbeddedStack:
         handled = 0
         while time.monotonic() < deadline:
             n = self.poll_once()
+            if n == 0:
+                n = self.poll_once(flush=True)  # nothing else is running: end the batching windows
             handled += n
             if n == 0 and self.queue_depth() == 0:
                 return handled
