@@ -11,6 +11,9 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
+
+import requests
 
 from edgepub.embedded.stack import REPO_ROOT, EmbeddedStack
 from edgepub.readers import supported
@@ -35,6 +38,7 @@ class DemoResult:
     site_pages: list[str]
     purge_calls: int
     urls_purged: int
+    edge: list[str]
 
 
 def run_demo(samples: Path | None = None, log_path: Path | None = None) -> DemoResult:
@@ -71,12 +75,49 @@ def run_demo(samples: Path | None = None, log_path: Path | None = None) -> DemoR
             else:
                 rows.append(DemoRow(key, record["state"] if record else "not processed"))
         listed = stack.s3.list_objects_v2(Bucket=stack.site_bucket).get("Contents", [])
+        purge_calls = len(stack.cloudflare.state.purges)
+        with contextlib.redirect_stdout(log):
+            edge = _through_the_edge(stack, samples, log)
         return DemoResult(
             rows=rows,
             site_pages=sorted("/" + o["Key"].removesuffix("index.html") for o in listed),
-            purge_calls=len(stack.cloudflare.state.purges),
+            purge_calls=purge_calls,
             urls_purged=len(purged),
+            edge=edge,
         )
+
+
+def _through_the_edge(stack: EmbeddedStack, samples: Path, log: TextIO) -> list[str]:
+    """Read pages through the local edge, edit an article, and read again: a purge
+    means the next visitor gets the new page (MISS), never a stale HIT."""
+    from edgepub.edgeconfig import apply_rules, load_rules
+
+    settings = Settings.from_env(stack.settings_env())
+    apply_rules(settings, lambda: stack.token, load_rules(REPO_ROOT / "edge" / "rules.json"))
+    lines = [f"Local edge {stack.edge_base} (zone {settings.cloudflare_zone_id}, edge/rules.json applied):"]
+
+    def get(path: str, cookie: str = "") -> requests.Response:
+        response = requests.get(stack.edge_base + path, headers={"Cookie": cookie} if cookie else {}, timeout=10)
+        note = " (logged-in cookie)" if cookie else ""
+        lines.append(
+            f"  GET {path:<32} {response.status_code}  cf-cache-status: {response.headers.get('cf-cache-status')}{note}"
+        )
+        return response
+
+    article = "/purge-only-what-changed/"
+    for path in (article, article, "/", "/"):
+        get(path)
+    get(article, cookie="edgepub_session=editor")
+    source = samples / "purge-only-what-changed.md"
+    edited = source.read_bytes().replace(b"Purge only what changed", b"Purge only what changed (edited)", 1)
+    stack.s3.put_object(Bucket=stack.sources_bucket, Key="content/purge-only-what-changed.md", Body=edited)
+    lines.append("  ... content/purge-only-what-changed.md edited and re-uploaded; pipeline runs, purges ...")
+    stack.run_until_idle()
+    fresh = get(article)
+    lines.append(f"  the page now says: {'(edited)' if '(edited)' in fresh.text else 'THE OLD TITLE (stale!)'}")
+    get(article)
+    get("/")
+    return lines
 
 
 def format_table(result: DemoResult) -> str:
@@ -103,5 +144,7 @@ def format_table(result: DemoResult) -> str:
         "",
         f"Site bucket: {len(result.site_pages)} pages: {' '.join(result.site_pages)}",
         f"Cloudflare: {result.purge_calls} purge calls, {result.urls_purged} URLs purged (never the whole zone)",
+        "",
+        *result.edge,
     ]
     return "\n".join(lines)
