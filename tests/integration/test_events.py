@@ -19,7 +19,16 @@ def load(name: str) -> dict[str, object]:
 
 
 def test_every_event_file_is_covered_here():
-    covered = {"publish-s3-put.json", "publish-s3-delete.json", "publish-s3-testevent.json", "purge-sqs.json"}
+    covered = {
+        "publish-s3-put.json",
+        "publish-s3-delete.json",
+        "publish-s3-testevent.json",
+        "purge-sqs.json",
+        "scheduler-transitions.json",
+        "scheduler-freshness-dry-run.json",
+        "scheduler-drift.json",
+        "scheduler-eventbridge-freshness.json",
+    }
     assert {p.name for p in EVENTS.glob("*.json")} == covered
 
 
@@ -55,3 +64,15 @@ def test_purge_event_purges_its_urls(stack):
 def test_publish_test_event_does_nothing(stack):
     assert stack.invoke("PublishFunction", load("publish-s3-testevent.json")) == {"batchItemFailures": []}
     assert stack.cloudflare.state.purges == []
+
+
+def test_scheduler_events(stack):
+    stack.s3.put_object(Bucket=stack.sources_bucket, Key="content/a.md", Body=b"---\ntitle: A\n---\nx\n")
+    stack.run_until_idle()
+    assert stack.invoke("SchedulerFunction", load("scheduler-transitions.json"))["published"] == []
+    dry = stack.invoke("SchedulerFunction", load("scheduler-freshness-dry-run.json"))
+    assert dry["dry_run"] and dry["counts"]["never_reviewed"] == 1
+    assert stack.s3.list_objects_v2(Bucket=stack.sources_bucket, Prefix="reports/")["KeyCount"] == 0
+    assert stack.invoke("SchedulerFunction", load("scheduler-drift.json"))["repaired"] == []
+    report = stack.invoke("SchedulerFunction", load("scheduler-eventbridge-freshness.json"))
+    assert report["counts"]["published"] == 1 and not report["dry_run"]

@@ -26,5 +26,6 @@ def test_by_tag_recent_and_review_due(stack):
     assert index.recent(2) == ["new", "mid"]
     # old: 2026-01-01 + 180 days = 2026-06-30; mid: 2026-10-01 + 30 = 2026-10-31; new: 2027-04-30
     due = index.review_due_before("2026-11-22")
-    assert [item["slug"] for item in due] == ["old", "mid"]
-    assert {item["title"] for item in due} == {"Old", "Mid"}
+    assert [item.slug for item in due] == ["old", "mid"]
+    assert [item.due for item in due] == ["2026-06-30", "2026-10-31"]
+    assert {item.title for item in due} == {"Old", "Mid"}

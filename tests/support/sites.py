@@ -28,14 +28,17 @@ def md(title: str, *, date: str = "2026-01-01", tags: tuple[str, ...] = (), body
 class Site:
     layout: Layout = field(default_factory=lambda: Layout(page_size=2, home_size=2, tag_front_size=2, feed_size=3))
     now: datetime = NOW
+    settings: Settings = field(default_factory=lambda: Settings(site_url=URL))
 
     def __post_init__(self) -> None:
+        from edgepub.freshness import FreshnessPolicy
+
         self.sources = MemorySourceStore()
         self.pages = MemoryPageStore()
         self.purger = RecordingPurger()
-        self.index = MemoryIndex()
+        self.index = MemoryIndex(policy=FreshnessPolicy.from_settings(self.settings))
         self.publisher = Publisher(
-            Settings(site_url=URL),
+            self.settings,
             self.sources,
             self.pages,
             self.purger,
@@ -43,6 +46,11 @@ class Site:
             clock=lambda: self.now,
             layout=self.layout,
         )
+
+    def reset_counts(self) -> None:
+        self.pages.writes.clear()
+        self.pages.deletes.clear()
+        self.purger.batches.clear()
 
     def load(self, sources: list[tuple[str, bytes]]) -> BuildReport:
         """Publish many sources as one change (as `edgepub build` does)."""
@@ -66,9 +74,7 @@ class Site:
         return self.sync(key)
 
     def sync(self, key: str) -> Outcome:
-        self.pages.writes.clear()
-        self.pages.deletes.clear()
-        self.purger.batches.clear()
+        self.reset_counts()
         return self.publisher.sync(key)
 
     @property

@@ -135,6 +135,15 @@ class S3PageStore:
         # On a versioned bucket this adds a delete marker: earlier versions stay for rollback.
         self.s3.delete_object(Bucket=self.bucket, Key=key)
 
+    def list_keys(self, token: str = "", limit: int = 1000) -> tuple[list[str], str]:
+        """One page of the bucket's keys, and the token for the next ("" at the end)."""
+        args: dict[str, Any] = {"Bucket": self.bucket, "MaxKeys": limit}
+        if token:
+            args["ContinuationToken"] = token
+        response = self.s3.list_objects_v2(**args)
+        keys = [str(o["Key"]) for o in response.get("Contents", [])]
+        return keys, str(response.get("NextContinuationToken", "")) if response.get("IsTruncated") else ""
+
 
 def dynamo_table(settings: Settings) -> Any:
     resource = boto3.session.Session().resource(
@@ -181,3 +190,30 @@ class SqsPurgeQueue:
                     )
                 )
         return receipts
+
+
+class S3ReportStore:
+    """Operator reports in the sources bucket under the reports prefix: never served by the CDN."""
+
+    def __init__(self, settings: Settings, s3: Any | None = None) -> None:
+        self.bucket = settings.sources_bucket
+        self.s3 = s3 or client("s3", settings)
+
+    def put_report(self, key: str, body: bytes, content_type: str) -> None:
+        self.s3.put_object(
+            Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, CacheControl="private, no-store"
+        )
+
+
+class SnsNotifier:
+    def __init__(self, topic_arn: str, settings: Settings, sns: Any | None = None) -> None:
+        self.topic_arn = topic_arn
+        self.sns = sns or client("sns", settings)
+
+    def notify(self, subject: str, message: str, attributes: dict[str, str]) -> None:
+        self.sns.publish(
+            TopicArn=self.topic_arn,
+            Subject=subject[:100],
+            Message=message,
+            MessageAttributes={k: {"DataType": "String", "StringValue": v or "-"} for k, v in attributes.items()},
+        )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from edgepub.errors import TransientError
+from edgepub.freshness import FreshnessPolicy
 from edgepub.site import Counter, Entry, SiteModel
 
 
@@ -72,10 +73,13 @@ def model_from_json(data: dict[str, Any]) -> SiteModel:
 class MemoryIndex:
     """The index in memory, optionally kept in a JSON file between runs."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, policy: FreshnessPolicy | None = None) -> None:
         self.path = path
+        self.policy = policy or FreshnessPolicy()
         self.model = SiteModel()
         self.sources: dict[str, SourceRecord] = {}
+        self.markers: set[str] = set()
+        self.cursors: dict[str, str] = {}
         if path and path.is_file():
             data = json.loads(path.read_text(encoding="utf-8"))
             self.model = model_from_json(data["site"])
@@ -97,6 +101,39 @@ class MemoryIndex:
     @contextmanager
     def lock(self) -> Iterator[None]:
         yield
+
+    def review_due_before(self, day: str) -> list[ReviewItem]:
+        due = [
+            ReviewItem(
+                slug=e.slug,
+                title=e.title,
+                owner=e.owner,
+                due=self.policy.due_key(e),
+                last_reviewed=e.last_reviewed,
+                source_key=e.source_key,
+            )
+            for e in self.model.entries.values()
+            if e.live
+        ]
+        return sorted((i for i in due if i.due < day), key=lambda i: (i.due, i.slug))
+
+    def transitions_due(self, now: str) -> list[str]:
+        return sorted(e.slug for e in self.model.entries.values() if transition_at(e) and transition_at(e) <= now)
+
+    def counts(self) -> dict[str, int]:
+        return status_counts(self.model)
+
+    def claim(self, marker: str, ttl_days: int = 30) -> bool:
+        if marker in self.markers:
+            return False
+        self.markers.add(marker)
+        return True
+
+    def cursor(self, name: str) -> str:
+        return self.cursors.get(name, "")
+
+    def set_cursor(self, name: str, value: str) -> None:
+        self.cursors[name] = value
 
     def flush(self) -> None:
         if self.path is None:
@@ -124,14 +161,32 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def review_due(entry: Entry, default_interval_days: int) -> str:
-    """The date a live entry is due for review ("" when never reviewed: due now)."""
-    from datetime import date, timedelta
+@dataclass(frozen=True)
+class ReviewItem:
+    """A live article that is due (or overdue, or never reviewed) for review."""
 
-    if not entry.last_reviewed:
-        return ""
-    interval = entry.review_interval_days or default_interval_days
-    return (date.fromisoformat(entry.last_reviewed[:10]) + timedelta(days=interval)).isoformat()
+    slug: str
+    title: str
+    owner: str
+    due: str  # YYYY-MM-DD, or freshness.NEVER
+    last_reviewed: str
+    source_key: str
+
+
+def transition_at(entry: Entry) -> str:
+    """When the entry's publication state next changes by itself ("" for never)."""
+    if entry.status == "scheduled" and entry.publish_at:
+        return entry.publish_at
+    if entry.live and entry.expire_at:
+        return entry.expire_at
+    return ""
+
+
+def status_counts(model: SiteModel) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for entry in model.entries.values():
+        counts[entry.status] = counts.get(entry.status, 0) + 1
+    return counts
 
 
 class DynamoIndex:
@@ -149,11 +204,20 @@ class DynamoIndex:
     between invocations while its version is unchanged.
     """
 
-    def __init__(self, table: Any, *, review_interval_days: int = 180, lock_seconds: int = 60) -> None:
+    def __init__(self, table: Any, *, policy: FreshnessPolicy | None = None, lock_seconds: int = 60) -> None:
         self.table = table
-        self.review_interval_days = review_interval_days
+        self.policy = policy or FreshnessPolicy()
         self.lock_seconds = lock_seconds
         self._cached: SiteModel | None = None
+
+    def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self.table.query(**kwargs)
+            items.extend(_plain(i) for i in response["Items"])
+            if "LastEvaluatedKey" not in response:
+                return items
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _meta(self) -> dict[str, Any]:
         item = self.table.get_item(Key={"pk": SITE, "sk": "meta"}, ConsistentRead=True).get("Item")
@@ -164,26 +228,17 @@ class DynamoIndex:
         if self._cached is not None and self._cached.version == int(meta["version"]):
             return self._cached.copy()
         model = SiteModel(version=int(meta["version"]), pending_purge=list(meta.get("pending_purge", [])))
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": SITE},
-            "ConsistentRead": True,
-        }
-        while True:
-            response = self.table.query(**kwargs)
-            for raw in response["Items"]:
-                item = _plain(raw)
-                sk = item["sk"]
-                if sk.startswith("art#"):
-                    entry = Entry.from_dict(item)
-                    model.entries[entry.slug] = entry
-                elif sk.startswith("ctr#"):
-                    model.counters[sk[4:]] = Counter(item["last_page"], item["last_count"])
-                elif sk.startswith("page#"):
-                    model.page_hashes[sk[5:]] = item["hash"]
-            if "LastEvaluatedKey" not in response:
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for item in self._query_all(
+            KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": SITE}, ConsistentRead=True
+        ):
+            sk = item["sk"]
+            if sk.startswith("art#"):
+                entry = Entry.from_dict(item)
+                model.entries[entry.slug] = entry
+            elif sk.startswith("ctr#"):
+                model.counters[sk[4:]] = Counter(item["last_page"], item["last_count"])
+            elif sk.startswith("page#"):
+                model.page_hashes[sk[5:]] = item["hash"]
         self._cached = model
         return model.copy()
 
@@ -199,7 +254,11 @@ class DynamoIndex:
             item["recent_pk"] = "live"
             item["recent_sk"] = f"{entry.date}#{entry.slug}"
             item["review_pk"] = "review"
-            item["review_sk"] = f"{review_due(entry, self.review_interval_days)}#{entry.slug}"
+            item["review_sk"] = f"{self.policy.due_key(entry)}#{entry.slug}"
+        when = transition_at(entry)
+        if when:
+            item["transition_pk"] = "transition"
+            item["transition_sk"] = f"{when}#{entry.slug}"
         return item
 
     def save(self, before: SiteModel, after: SiteModel) -> None:
@@ -242,7 +301,13 @@ class DynamoIndex:
 
     def save_meta(self, model: SiteModel) -> None:
         self.table.put_item(
-            Item={"pk": SITE, "sk": "meta", "version": model.version, "pending_purge": list(model.pending_purge)}
+            Item={
+                "pk": SITE,
+                "sk": "meta",
+                "version": model.version,
+                "pending_purge": list(model.pending_purge),
+                "counts": status_counts(model),
+            }
         )
         if self._cached is not None and self._cached.version == model.version:
             self._cached.pending_purge = list(model.pending_purge)
@@ -274,20 +339,59 @@ class DynamoIndex:
         )
         return [str(i["slug"]) for i in response["Items"]]
 
-    def review_due_before(self, day: str) -> list[dict[str, Any]]:
-        """Live articles whose review is due before `day` (YYYY-MM-DD), oldest due first."""
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "IndexName": "ByReview",
-            "KeyConditionExpression": "review_pk = :pk AND review_sk < :day",
-            "ExpressionAttributeValues": {":pk": "review", ":day": day},
-        }
-        while True:
-            response = self.table.query(**kwargs)
-            items.extend(_plain(i) for i in response["Items"])
-            if "LastEvaluatedKey" not in response:
-                return items
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    def review_due_before(self, day: str) -> list[ReviewItem]:
+        """Live articles whose review is due before `day` (YYYY-MM-DD), never reviewed first. No scan."""
+        items = self._query_all(
+            IndexName="ByReview",
+            KeyConditionExpression="review_pk = :pk AND review_sk < :day",
+            ExpressionAttributeValues={":pk": "review", ":day": day},
+        )
+        return [
+            ReviewItem(
+                slug=i["slug"],
+                title=i.get("title", ""),
+                owner=i.get("owner", ""),
+                due=i["review_sk"].rsplit("#", 1)[0],
+                last_reviewed=i.get("last_reviewed", ""),
+                source_key=i.get("source_key", ""),
+            )
+            for i in items
+        ]
+
+    def transitions_due(self, now: str) -> list[str]:
+        """Slugs whose scheduled publish or expiry time has come. No scan."""
+        items = self._query_all(
+            IndexName="ByTransition",
+            KeyConditionExpression="transition_pk = :pk AND transition_sk <= :now",
+            ExpressionAttributeValues={":pk": "transition", ":now": now + "~"},
+        )
+        return [str(i["transition_sk"]).rsplit("#", 1)[1] for i in items]
+
+    def counts(self) -> dict[str, int]:
+        """Articles by publication state (kept in the meta item on every save)."""
+        return {k: int(v) for k, v in self._meta().get("counts", {}).items()}
+
+    def claim(self, marker: str, ttl_days: int = 30) -> bool:
+        """True the first time a marker is claimed (a notification sent once, say); False after."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.table.put_item(
+                Item={"pk": "marker", "sk": marker, "ttl": int(time.time()) + ttl_days * 86400},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def cursor(self, name: str) -> str:
+        item = self.table.get_item(Key={"pk": "cursor", "sk": name}, ConsistentRead=True).get("Item")
+        return str(item["value"]) if item else ""
+
+    def set_cursor(self, name: str, value: str) -> None:
+        self.table.put_item(Item={"pk": "cursor", "sk": name, "value": value})
 
     @contextmanager
     def lock(self) -> Iterator[None]:

@@ -92,6 +92,15 @@ class FolderPageStore:
         path = _inside(self.root, key)
         return path.read_bytes() if path.is_file() else None
 
+    def list_keys(self, token: str = "", limit: int = 1000) -> tuple[list[str], str]:
+        keys = sorted(
+            p.relative_to(self.root).as_posix()
+            for p in self.root.rglob("*")
+            if p.is_file() and ".edgepub" not in p.relative_to(self.root).parts
+        )
+        keys = [k for k in keys if k > token]
+        return keys[:limit], keys[limit - 1] if len(keys) > limit else ""
+
 
 class RecordingPurger:
     """Remembers what would have been purged; calls nothing."""
@@ -174,6 +183,10 @@ class MemoryPageStore:
     def delete(self, key: str) -> None:
         self.pages.pop(key, None)
         self.deletes.append(key)
+
+    def list_keys(self, token: str = "", limit: int = 1000) -> tuple[list[str], str]:
+        keys = sorted(k for k in self.pages if k > token)
+        return keys[:limit], keys[limit - 1] if len(keys) > limit else ""
 
     def body(self, path: str) -> bytes:
         from edgepub.pages import key_for_path

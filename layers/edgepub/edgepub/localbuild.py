@@ -126,7 +126,7 @@ def publish_all(
             changes[previous.slug] = None
             if previous.live:
                 moved = (*moved, previous.path)
-        entry = entry_for(article, "", data, model.entries.get(article.slug), now, moved)
+        entry = publisher.mark_outdated(entry_for(article, "", data, model.entries.get(article.slug), now, moved))
         changes[article.slug] = entry
         articles[article.slug] = article
         publisher.sources.delete_report(key)

@@ -71,6 +71,35 @@ class PageRef:
         raise ValueError(f"unknown page kind {self.kind}")
 
 
+def ref_for_path(path: str, model: SiteModel) -> PageRef | None:
+    """Which page a stored path is (for drift repair); None for a path edgepub did not make."""
+    fixed = {
+        "/": PageRef("home"),
+        "/tags/": PageRef("tags"),
+        "/feed.xml": PageRef("feed"),
+        "/sitemap.xml": PageRef("sitemap_index"),
+        "/robots.txt": PageRef("robots"),
+        "/404.html": PageRef("not_found"),
+    }
+    if path in fixed:
+        return fixed[path]
+    parts = path.strip("/").split("/")
+    if len(parts) == 2 and parts[0] == "page" and parts[1].isdigit():
+        return PageRef("archive", (parts[1],))
+    if len(parts) == 2 and parts[0] == "sitemaps" and parts[1].endswith(".xml"):
+        return PageRef("sitemap", (parts[1].removesuffix(".xml"),))
+    if parts[0] == "tags" and len(parts) == 2:
+        return PageRef("tag", (parts[1],))
+    if parts[0] == "tags" and len(parts) == 4 and parts[2] == "page":
+        return PageRef("tag_archive", (parts[1], parts[3]))
+    if len(parts) == 1 and parts[0] in model.entries and model.entries[parts[0]].live:
+        return PageRef("article", (parts[0],))
+    for entry in model.entries.values():
+        if entry.live and path in entry.redirects:
+            return PageRef("redirect", (path, entry.path))
+    return None
+
+
 SITE_PAGES = (
     PageRef("home"),
     PageRef("tags"),

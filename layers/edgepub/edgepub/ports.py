@@ -48,6 +48,10 @@ class PageStore(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def list_keys(self, token: str = "", limit: int = 1000) -> tuple[list[str], str]:
+        """One page of stored keys and the token for the next page ("" when done)."""
+        ...
+
 
 @dataclass(frozen=True)
 class PurgeReceipt:

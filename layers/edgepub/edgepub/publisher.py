@@ -80,6 +80,18 @@ def publication_state(article: Article, now: datetime) -> str:
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 TAG_ITEM = "cache-tag:"  # marks a cache tag among the URLs pending purge
+OUTDATED_NOTICE = "This article is overdue for review and may be out of date."
+
+
+def state_at(entry: Entry, now: str) -> str:
+    """An entry's publication state at `now`, from its publish and expiry times (drafts stay drafts)."""
+    if entry.status == "draft":
+        return "draft"
+    if entry.expire_at and entry.expire_at <= now:
+        return "expired"
+    if entry.publish_at and entry.publish_at > now:
+        return "scheduled"
+    return "published"
 
 
 def check_source_key(settings: Settings, key: str) -> None:
@@ -118,6 +130,7 @@ def entry_for(
         entities=tuple(e.name for e in article.entities),
         noindex=article.needs_human_review,
         owner=article.owner,
+        topic=article.topic,
         status=publication_state(article, now),
         publish_at=_iso(article.publish_date),
         expire_at=_iso(article.expiry_date),
@@ -204,7 +217,7 @@ class Publisher:
             moved = owned.moved_from if owned else ()
             if owned is not None and owned.slug != article.slug and owned.live:
                 moved = (*moved, owned.path)
-            entry = entry_for(article, obj.version_id, obj.data, previous, self.clock(), moved)
+            entry = self.mark_outdated(entry_for(article, obj.version_id, obj.data, previous, self.clock(), moved))
         except InvalidSource as error:
             return self.reject(key, error), "rejected", record.slug if owned else "", record.version
 
@@ -291,14 +304,19 @@ class Publisher:
             self.pages.delete(key_for_path(path))
             after.page_hashes.pop(path, None)
         self.index.save(model, after)
-        if after.pending_purge:
-            pending = after.pending_purge
-            tags = [p.removeprefix(TAG_ITEM) for p in pending if p.startswith(TAG_ITEM)]
-            receipts = self.purger.purge([p for p in pending if not p.startswith(TAG_ITEM)], tags)
-            applied.purged = [u for r in receipts for u in r.items]
-            after.pending_purge = []
-            self._save_pending(after, after)
+        applied.purged = self._flush_purges(after)
         return applied
+
+    def _flush_purges(self, after: SiteModel) -> list[str]:
+        """Purge everything pending (this change's and any an earlier attempt left), then forget it."""
+        if not after.pending_purge:
+            return []
+        pending = after.pending_purge
+        tags = [p.removeprefix(TAG_ITEM) for p in pending if p.startswith(TAG_ITEM)]
+        receipts = self.purger.purge([p for p in pending if not p.startswith(TAG_ITEM)], tags)
+        after.pending_purge = []
+        self._save_pending(after, after)
+        return [u for r in receipts for u in r.items]
 
     def _purge_item(self, page: Page) -> str:
         """A written page's URL, or with tag purging on, a listing page's group tag
@@ -306,6 +324,33 @@ class Publisher:
         if self.settings.purge_by_tag and page.kind == "listing" and page.cache_tags:
             return TAG_ITEM + page.cache_tags[-1]
         return self.renderer.url(page.path)
+
+    def mark_outdated(self, entry: Entry) -> Entry:
+        """With the notice setting on, an article overdue for review says so on its page."""
+        if not self.settings.outdated_notice or not entry.live:
+            return entry
+        from edgepub.freshness import FreshnessPolicy
+
+        overdue = FreshnessPolicy.from_settings(self.settings).state(entry, self.clock().date()) == "overdue"
+        return replace(entry, outdated=overdue)
+
+    def rewrite(self, model: SiteModel, refs: list[PageRef]) -> Applied:
+        """Render these pages again and store them whatever is stored now (drift repair), then purge."""
+        site_plan = SitePlan(after=model.copy(), render=set(refs))
+        applied = Applied()
+        for ref in sorted(site_plan.render):
+            page = self._render(ref, site_plan, {})
+            if page is not None:
+                applied.written.append(page)
+        after = site_plan.after
+        after.pending_purge = unique([*after.pending_purge, *(self._purge_item(p) for p in applied.written)])
+        self._save_pending(model, after)
+        for page in applied.written:
+            self.pages.put(page)
+            after.page_hashes[page.path] = page.content_hash
+        self.index.save(model, after)
+        applied.purged = self._flush_purges(after)
+        return applied
 
     def _save_pending(self, model: SiteModel, after: SiteModel) -> None:
         save_meta = getattr(self.index, "save_meta", None)
@@ -320,7 +365,8 @@ class Publisher:
         article = articles.get(entry.slug) or self._reload(entry)
         if article is None:
             return None
-        page = self.renderer.article(article, similar=self.renderer.similar_of(entry, after))
+        notice = OUTDATED_NOTICE if self.settings.outdated_notice and entry.outdated else ""
+        page = self.renderer.article(article, similar=self.renderer.similar_of(entry, after), notice=notice)
         return replace(page, source_version=entry.source_version)
 
     def _reload(self, entry: Entry) -> Article | None:

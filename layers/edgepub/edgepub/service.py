@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from edgepub.cloudflare import CloudflarePurger
@@ -18,8 +19,7 @@ from edgepub.urls import expand
 def aws_publisher(settings: Settings) -> Publisher:
     """The publish function's publisher: S3 stores, the DynamoDB index, and the
     purge queue (or Cloudflare directly when no queue is configured)."""
-    from edgepub.aws import S3PageStore, S3SourceStore, SqsPurgeQueue, dynamo_table
-    from edgepub.index import DynamoIndex
+    from edgepub.aws import S3PageStore, S3SourceStore, SqsPurgeQueue
     from edgepub.ports import Purger
 
     purger: Purger = SqsPurgeQueue(settings) if settings.purge_queue_url else aws_purger(settings)
@@ -28,8 +28,16 @@ def aws_publisher(settings: Settings) -> Publisher:
         sources=S3SourceStore(settings),
         pages=S3PageStore(settings),
         purger=purger,
-        index=DynamoIndex(dynamo_table(settings), review_interval_days=settings.review_interval_days),
+        index=aws_index(settings),
     )
+
+
+def aws_index(settings: Settings) -> Any:
+    from edgepub.aws import dynamo_table
+    from edgepub.freshness import FreshnessPolicy
+    from edgepub.index import DynamoIndex
+
+    return DynamoIndex(dynamo_table(settings), policy=FreshnessPolicy.from_settings(settings))
 
 
 def aws_purger(settings: Settings) -> CloudflarePurger:
@@ -156,3 +164,59 @@ def report(outcomes: Iterable[Outcome], logger: _Logger, metrics: _Metrics) -> N
         metrics.add_metric(name=OUTCOME_METRICS[outcome.action], unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="PagesWritten", unit=MetricUnit.Count, value=len(outcome.written))
         metrics.add_metric(name="UrlsPurged", unit=MetricUnit.Count, value=len(outcome.purged))
+
+
+def run_job(publisher: Publisher, event: dict[str, Any], now: datetime | None = None) -> Any:
+    """Run the job an event asks for (see functions/scheduler/app.py)."""
+    from edgepub.aws import S3ReportStore, SnsNotifier
+    from edgepub.errors import ConfigurationError
+    from edgepub.freshness import FreshnessPolicy
+    from edgepub.jobs import job_payload, repair_drift, run_freshness, run_transitions
+
+    payload = job_payload(event)
+    settings = publisher.settings
+    moment = datetime.fromisoformat(payload["now"]) if payload.get("now") else (now or publisher.clock())
+    dry_run = bool(payload.get("dry_run", False))
+    index: Any = publisher.index
+    job = payload.get("job")
+    if job == "transitions":
+        return run_transitions(publisher, index, moment, dry_run=dry_run)
+    if job == "freshness":
+        from zoneinfo import ZoneInfo
+
+        today = moment.astimezone(ZoneInfo(settings.report_timezone)).date()
+        return run_freshness(
+            index,
+            FreshnessPolicy.from_settings(settings),
+            today,
+            settings.site_url,
+            S3ReportStore(settings),
+            SnsNotifier(settings.notify_topic_arn, settings),
+            prefix=settings.reports_prefix,
+            dry_run=dry_run,
+        )
+    if job == "drift":
+        return repair_drift(publisher, index, batch=int(payload.get("batch", settings.drift_batch)), dry_run=dry_run)
+    raise ConfigurationError(f"unknown job {job!r}: expected transitions, freshness or drift")
+
+
+def report_job(result: Any, logger: _Logger, metrics: _Metrics) -> None:
+    from dataclasses import asdict
+
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    data = asdict(result)
+    logger.info(
+        f"{type(result).__name__}",
+        extra={k: v for k, v in data.items() if not isinstance(v, (dict, list)) or len(str(v)) < 2000},
+    )
+    for name, value in data.items():
+        if isinstance(value, bool) or name in ("now", "day", "cursor"):
+            continue
+        if isinstance(value, int):
+            metrics.add_metric(name=f"Job_{name}", unit=MetricUnit.Count, value=value)
+        elif isinstance(value, list):
+            metrics.add_metric(name=f"Job_{name}", unit=MetricUnit.Count, value=len(value))
+        elif name == "counts" and isinstance(value, dict):
+            for state, count in value.items():
+                metrics.add_metric(name=f"Freshness_{state}", unit=MetricUnit.Count, value=count)

@@ -66,7 +66,14 @@ class Settings:
     purge_trailing_slash: str = "as-is"  # or "both": also purge /path for /path/
     purge_queue_url: str = ""  # when set, publishers enqueue purges for the purge function
     ledger_retention_days: int = 30
-    review_interval_days: int = 180
+    review_interval_days: int = 180  # when neither the article nor its tags or topic say otherwise
+    review_intervals: str = ""  # JSON: {"tag:security": 90, "topic:billing": 60}
+    review_due_soon_days: int = 14
+    outdated_notice: bool = False  # overdue articles get an "may be out of date" notice on their page
+    reports_prefix: str = "reports/"  # in the sources bucket: never served
+    report_timezone: str = "UTC"
+    drift_batch: int = 200  # pages checked per drift-repair run
+    notify_topic_arn: str = ""  # SNS topic for the daily freshness notification
     aws_endpoint_url: str = ""
     aws_region: str = "us-east-1"
     cache: CachePolicy = field(default_factory=CachePolicy)

@@ -37,6 +37,8 @@ class Entry:
     entities: tuple[str, ...] = ()
     noindex: bool = False
     owner: str = ""
+    topic: str = ""
+    outdated: bool = False  # overdue for review, with the notice setting on: the page says so
     status: str = LIVE  # published, draft, scheduled, expired
     publish_at: str = ""
     expire_at: str = ""

@@ -163,6 +163,8 @@ class EmbeddedStack:
         # the emulator enforces this plan's limits; the functions pace for template.yaml's PurgePlan
         self.cloudflare = CloudflareEmulator(self.token, ZONE_ID, plan=cloudflare_plan)
         self.functions: dict[str, FunctionSpec] = {}
+        # EventBridge Scheduler schedules: logical id -> (function logical id, Input)
+        self.schedules: dict[str, tuple[str, dict[str, Any]]] = {}
         self.outputs: dict[str, str] = {}
         self.invocations = 0
         self._lock = threading.RLock()
@@ -391,6 +393,12 @@ class EmbeddedStack:
                 environment=env,
                 timeout=int(props.get("Timeout", 3)),
             )
+        for logical, resource in resources.items():
+            if resource["Type"] == "AWS::Scheduler::Schedule":
+                target = resource["Properties"]["Target"]
+                arn = target["Arn"]
+                function_logical = arn["Fn::GetAtt"][0] if isinstance(arn, dict) and "Fn::GetAtt" in arn else ""
+                self.schedules[logical] = (function_logical, json.loads(target.get("Input") or "{}"))
         for resource in resources.values():
             if resource["Type"] != "AWS::Lambda::EventSourceMapping":
                 continue
@@ -412,6 +420,11 @@ class EmbeddedStack:
             handler = spec.load()
             self.invocations += 1
             return handler(dict(event), LambdaContext(function_name=spec.name, timeout_seconds=spec.timeout))
+
+    def run_schedule(self, logical_id: str, **overrides: Any) -> Any:
+        """Fire a schedule now, as EventBridge Scheduler would: its target with its Input."""
+        function, payload = self.schedules[logical_id]
+        return self.invoke(function, {**payload, **overrides})
 
     def poll_once(self, *, flush: bool = False) -> int:
         """One round over the mapped queues; returns the number of messages handled.
