@@ -270,6 +270,32 @@ def purges(day: str | None, failed: bool, as_json: bool) -> None:
     _emit(as_json, [asdict(e) for e in entries], "\n".join(lines) or "no purge calls recorded that day")
 
 
+@cli.command()
+@click.argument("job", type=click.Choice(["transitions", "freshness", "drift"]))
+@click.option("--dry-run", is_flag=True, help="Show what the job would do; change, store and send nothing.")
+@click.option("--now", default=None, help="Run as of this ISO 8601 time (default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Print the job's report as JSON.")
+def run(job: str, dry_run: bool, now: str | None, as_json: bool) -> None:
+    """Run a scheduled job now, as its schedule would (settings from EDGEPUB_* variables)."""
+    from edgepub import service
+
+    result = service.run_job(
+        service.aws_publisher(Settings.from_env()), {"job": job, "dry_run": dry_run, **({"now": now} if now else {})}
+    )
+    data = asdict(result)
+    text = "\n".join(f"{k}: {v}" for k, v in data.items() if not isinstance(v, (list, dict)) or v)
+    _emit(as_json, data, text)
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Build the report without storing it or notifying anyone.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def freshness(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
+    """Today's revision-freshness report: counts by state, overdue articles by owner."""
+    ctx.invoke(run, job="freshness", dry_run=dry_run, now=None, as_json=as_json)
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)

@@ -6,14 +6,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from edgepub.aws import S3SourceStore, client, dynamo_table
-from edgepub.index import DynamoIndex
+from edgepub.aws import S3SourceStore, client
 from edgepub.pages import key_for_path
+from edgepub.service import aws_index
 from edgepub.settings import Settings
 
 
 def source_status(settings: Settings, source_key: str) -> dict[str, Any]:
-    index = DynamoIndex(dynamo_table(settings))
+    index = aws_index(settings)
     record = index.source(source_key)
     result: dict[str, Any] = {"source_key": source_key, "index": asdict(record) if record else None}
     report = S3SourceStore(settings).read_report(source_key)
