@@ -135,6 +135,53 @@ class S3PageStore:
         # On a versioned bucket this adds a delete marker: earlier versions stay for rollback.
         self.s3.delete_object(Bucket=self.bucket, Key=key)
 
+    def versions(self, key: str) -> list[dict[str, Any]]:
+        """Stored versions of one page, newest first: version id, time, size, hash, whether current."""
+        found: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": key}
+        while True:
+            response = self.s3.list_object_versions(**kwargs)
+            for v in response.get("Versions", []):
+                if v["Key"] == key:
+                    found.append(
+                        {
+                            "version_id": v["VersionId"],
+                            "modified": v["LastModified"].isoformat(),
+                            "bytes": int(v["Size"]),
+                            "current": bool(v["IsLatest"]),
+                            "deleted": False,
+                        }
+                    )
+            for m in response.get("DeleteMarkers", []):
+                if m["Key"] == key:
+                    found.append(
+                        {
+                            "version_id": m["VersionId"],
+                            "modified": m["LastModified"].isoformat(),
+                            "bytes": 0,
+                            "current": bool(m["IsLatest"]),
+                            "deleted": True,
+                        }
+                    )
+            if not response.get("IsTruncated"):
+                break
+            kwargs["KeyMarker"] = response["NextKeyMarker"]
+            kwargs["VersionIdMarker"] = response["NextVersionIdMarker"]
+        return sorted(found, key=lambda v: (v["current"], v["modified"]), reverse=True)
+
+    def restore(self, key: str, version_id: str) -> StoredPage:
+        """Make an earlier version current again (a copy: history is kept), headers and all."""
+        self.s3.copy_object(
+            Bucket=self.bucket,
+            Key=key,
+            CopySource={"Bucket": self.bucket, "Key": key, "VersionId": version_id},
+            MetadataDirective="COPY",
+        )
+        stored = self.head(key)
+        if stored is None:  # pragma: no cover - the copy just succeeded
+            raise TransientError(f"{key} vanished after restoring {version_id}")
+        return stored
+
     def list_keys(self, token: str = "", limit: int = 1000) -> tuple[list[str], str]:
         """One page of the bucket's keys, and the token for the next ("" at the end)."""
         args: dict[str, Any] = {"Bucket": self.bucket, "MaxKeys": limit}

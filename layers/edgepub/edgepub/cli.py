@@ -1,7 +1,8 @@
 """The `edgepub` command: a thin adapter over the library.
 
 Library errors become one clear line on stderr and an exit code, in one place
-(`main`): 0 success, 1 failure, 2 invalid input, 75 temporary failure (retry),
+(the command group): 0 success, 1 failure, 2 invalid input or usage, 3 an
+operator request that cannot be done as asked, 75 temporary failure (retry),
 78 configuration error.
 """
 
@@ -25,7 +26,18 @@ def _emit(as_json: bool, data: Any, text: str) -> None:
     click.echo(json.dumps(data, indent=2, default=str) if as_json else text)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Maps edgepub's errors to one line on stderr and their exit code, for every command."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EdgepubError as exc:
+            click.echo(f"edgepub: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="edgepub")
 def cli() -> None:
     """edgepub: publish articles from S3 to the edge, purging exactly what changed."""
@@ -296,17 +308,85 @@ def freshness(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     ctx.invoke(run, job="freshness", dry_run=dry_run, now=None, as_json=as_json)
 
 
+def _operator() -> tuple[Any, Any]:
+    from edgepub import service
+    from edgepub.aws import S3PageStore
+
+    settings = Settings.from_env()
+    return service.aws_publisher(settings), S3PageStore(settings)
+
+
+@cli.command()
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
+def status(slug: str, as_json: bool) -> None:
+    """What edgepub knows of an article: index entry, stored page and its versions, source record."""
+    from edgepub.ops import page_status
+
+    publisher, pages = _operator()
+    info = page_status(publisher, pages, slug)
+    entry, stored = info["entry"], info["stored"]
+    lines = [f"{info['url']}"]
+    if entry:
+        lines.append(f"  state: {entry['status']}   source: {entry['source_key']} (version {entry['source_version']})")
+        lines.append(f"  title: {entry['title']}   date: {entry['date']}   tags: {', '.join(entry['tags'])}")
+    else:
+        lines.append("  not in the index")
+    if stored:
+        match = "matches the index" if stored.get("content-hash") == info["expected_hash"] else "DIFFERS from the index"
+        lines.append(f"  stored page: version {stored['version_id']}, {match}")
+    lines.append("  versions (newest first):")
+    lines += [
+        f"    {v['version_id']}  {v['modified']}  {'deleted' if v['deleted'] else str(v['bytes']) + ' bytes'}"
+        f"{'  <- current' if v['current'] else ''}"
+        for v in info["versions"]
+    ]
+    if info["source"]:
+        src = info["source"]
+        lines.append(f"  last event: {src['state']} at {src['updated']} (sequencer {src['sequencer'] or '-'})")
+    _emit(as_json, info, "\n".join(lines))
+
+
+@cli.command()
+@click.argument("slug")
+@click.option("--dry-run", is_flag=True, help="Say what would be taken down; change nothing.")
+@click.option("--json", "as_json", is_flag=True)
+def unpublish(slug: str, dry_run: bool, as_json: bool) -> None:
+    """Take an article down: page deleted, listings updated, purged. Its source stays."""
+    from edgepub.ops import unpublish as take_down
+
+    publisher, _ = _operator()
+    result = take_down(publisher, slug, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    _emit(
+        as_json,
+        asdict(result),
+        f"{verb} {', '.join(result.deleted)}; rewrote {len(result.written)} listing pages;"
+        f" {len(result.purged)} URLs purged\n{result.note}",
+    )
+
+
+@cli.command()
+@click.argument("slug")
+@click.option("--to", "to_version", default="", help="The version id to restore (default: the previous one).")
+@click.option("--dry-run", is_flag=True, help="Say what would be restored; change nothing.")
+@click.option("--json", "as_json", is_flag=True)
+def rollback(slug: str, to_version: str, dry_run: bool, as_json: bool) -> None:
+    """Restore an article page's previous version from the versioned site bucket, and purge it."""
+    from edgepub.ops import rollback as restore
+
+    publisher, pages = _operator()
+    result = restore(publisher, pages, slug, to_version, dry_run=dry_run)
+    verb = "would restore" if dry_run else "restored"
+    _emit(
+        as_json,
+        asdict(result),
+        f"{verb} {result.url} to version {result.restored_version} "
+        f"(was {result.replaced_version or 'none'})\n{result.note}",
+    )
+
+
 def main() -> None:
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except EdgepubError as exc:
-        click.echo(f"edgepub: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except SystemExit:
-        raise
+    """The console script. Exit codes: 0 success, 1 failure, 2 invalid input or usage,
+    3 an operator request that cannot be done, 75 temporary failure, 78 configuration error."""
+    cli(prog_name="edgepub")

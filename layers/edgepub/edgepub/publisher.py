@@ -304,10 +304,10 @@ class Publisher:
             self.pages.delete(key_for_path(path))
             after.page_hashes.pop(path, None)
         self.index.save(model, after)
-        applied.purged = self._flush_purges(after)
+        applied.purged = self.flush_purges(after)
         return applied
 
-    def _flush_purges(self, after: SiteModel) -> list[str]:
+    def flush_purges(self, after: SiteModel) -> list[str]:
         """Purge everything pending (this change's and any an earlier attempt left), then forget it."""
         if not after.pending_purge:
             return []
@@ -349,7 +349,7 @@ class Publisher:
             self.pages.put(page)
             after.page_hashes[page.path] = page.content_hash
         self.index.save(model, after)
-        applied.purged = self._flush_purges(after)
+        applied.purged = self.flush_purges(after)
         return applied
 
     def _save_pending(self, model: SiteModel, after: SiteModel) -> None:
