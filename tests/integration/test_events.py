@@ -28,6 +28,13 @@ def test_every_event_file_is_covered_here():
         "scheduler-freshness-dry-run.json",
         "scheduler-drift.json",
         "scheduler-eventbridge-freshness.json",
+        "ops-status.json",
+        "ops-republish.json",
+        "ops-republish-all-dry-run.json",
+        "ops-unpublish-dry-run.json",
+        "ops-rollback.json",
+        "ops-purge.json",
+        "ops-reconcile-dry-run.json",
     }
     assert {p.name for p in EVENTS.glob("*.json")} == covered
 
@@ -76,3 +83,33 @@ def test_scheduler_events(stack):
     assert stack.invoke("SchedulerFunction", load("scheduler-drift.json"))["repaired"] == []
     report = stack.invoke("SchedulerFunction", load("scheduler-eventbridge-freshness.json"))
     assert report["counts"]["published"] == 1 and not report["dry_run"]
+
+
+def test_ops_events(stack, samples):
+    body = (samples / "purge-only-what-changed.md").read_bytes()
+    stack.s3.put_object(Bucket=stack.sources_bucket, Key="content/purge-only-what-changed.md", Body=body)
+    stack.run_until_idle()
+    status = stack.invoke("OpsFunction", load("ops-status.json"))
+    assert status["entry"]["status"] == "published" and len(status["versions"]) == 1
+    assert stack.invoke("OpsFunction", load("ops-republish-all-dry-run.json"))["keys"] == [
+        "content/purge-only-what-changed.md"
+    ]
+    assert stack.invoke("OpsFunction", load("ops-unpublish-dry-run.json"))["dry_run"] is True
+    assert stack.invoke("OpsFunction", load("ops-reconcile-dry-run.json"))["missing_from_index"] == []
+    # nothing to roll back to yet: the error comes back as data, with its exit code
+    refused = stack.invoke("OpsFunction", load("ops-rollback.json"))
+    assert refused["type"] == "OperatorError" and refused["exit_code"] == 3
+    stack.s3.put_object(
+        Bucket=stack.sources_bucket,
+        Key="content/purge-only-what-changed.md",
+        Body=body.replace(b"crutch", b"bad habit"),
+    )
+    stack.run_until_idle()
+    assert stack.invoke("OpsFunction", load("ops-rollback.json"))["restored_version"]
+    queued = stack.invoke("OpsFunction", load("ops-republish.json"))
+    assert queued["queued"] == 1
+    stack.run_until_idle()
+    purged = stack.invoke("OpsFunction", load("ops-purge.json"))
+    assert purged["failed"] == [] and purged["receipts"][0]["items"] == [
+        "https://www.example.com/purge-only-what-changed/"
+    ]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -39,8 +41,61 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="edgepub")
-def cli() -> None:
+@click.option(
+    "--stack",
+    default=None,
+    envvar="EDGEPUB_STACK",
+    help="A deployed stack's name: resolve it from CloudFormation and run actions in its ops function. "
+    "Default: EDGEPUB_* variables, else the embedded stack of `edgepub serve`.",
+)
+@click.pass_context
+def cli(ctx: click.Context, stack: str | None) -> None:
     """edgepub: publish articles from S3 to the edge, purging exactly what changed."""
+    ctx.obj = {"stack": stack}
+
+
+def _target(ctx: click.Context) -> Any:
+    from edgepub.targets import resolve
+
+    root = ctx.find_root()
+    if "target" not in root.obj:
+        root.obj["target"] = resolve(root.obj.get("stack"))
+    return root.obj["target"]
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return Settings.from_env(_target(ctx).env)
+
+
+@contextmanager
+def _in_target(ctx: click.Context) -> Iterator[Settings]:
+    """The target's settings, with its variables in the environment (boto3 reads endpoint and region there)."""
+    import os
+
+    target = _target(ctx)
+    saved = dict(os.environ)
+    os.environ.update(target.env)
+    try:
+        yield Settings.from_env(target.env)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _act(ctx: click.Context, payload: dict[str, Any]) -> dict[str, Any]:
+    """Run an operator action: in the deployed ops function with --stack, else here."""
+    from edgepub import service
+    from edgepub.targets import invoke_ops
+
+    target = _target(ctx)
+    if target.kind == "stack":
+        result = invoke_ops(target, payload)
+        if "error" in result:
+            click.echo(f"edgepub: {result['error']}", err=True)
+            ctx.exit(int(result.get("exit_code", 1)))
+        return result
+    with _in_target(ctx) as settings:
+        return service.run_ops(service.aws_publisher(settings), payload)
 
 
 @cli.command()
@@ -186,7 +241,8 @@ def edge_show(rules_path: Path, as_json: bool) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be applied; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print Cloudflare's answers as JSON.")
-def edge_apply(rules_path: Path, dry_run: bool, as_json: bool) -> None:
+@click.pass_context
+def edge_apply(ctx: click.Context, rules_path: Path, dry_run: bool, as_json: bool) -> None:
     """Apply the rules to the zone (EDGEPUB_CLOUDFLARE_ZONE_ID) through the Rulesets API.
 
     Each phase's entrypoint is replaced with the file's rules, so applying twice changes nothing.
@@ -194,12 +250,12 @@ def edge_apply(rules_path: Path, dry_run: bool, as_json: bool) -> None:
     """
     from edgepub.edgeconfig import apply_rules, describe, load_rules
 
-    settings = Settings.from_env()
     rules = load_rules(rules_path)
     if dry_run:
         _emit(as_json, {"dry_run": True, "rules": rules}, "would apply:\n" + describe(rules))
         return
-    results = apply_rules(settings, _token(settings), rules)
+    with _in_target(ctx) as settings:
+        results = apply_rules(settings, _token(settings), rules)
     _emit(as_json, results, "\n".join(f"applied {phase}: {len(rules[phase])} rules" for phase in results))
 
 
@@ -211,7 +267,9 @@ def edge_apply(rules_path: Path, dry_run: bool, as_json: bool) -> None:
 @click.option("--confirm", default="", help="The zone id, typed back, for --everything.")
 @click.option("--dry-run", is_flag=True, help="Show what would be purged; purge nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@click.pass_context
 def purge(
+    ctx: click.Context,
     urls: tuple[str, ...],
     tags: tuple[str, ...],
     prefixes: tuple[str, ...],
@@ -228,11 +286,11 @@ def purge(
     from edgepub.cloudflare import CloudflarePurger
     from edgepub.errors import PurgeRejected
 
-    settings = Settings.from_env()
     if everything and (urls or tags or prefixes):
         raise click.UsageError("--everything purges the whole zone; give it alone")
     if not (everything or urls or tags or prefixes):
         raise click.UsageError("nothing to purge: give --url, --tag, --prefix or --everything")
+    settings = _settings(ctx)
     if everything and confirm != settings.cloudflare_zone_id:
         raise PurgeRejected(
             f"purging everything empties the cache of zone {settings.cloudflare_zone_id}; "
@@ -242,23 +300,19 @@ def purge(
     if dry_run:
         _emit(as_json, {"dry_run": True, **plan}, f"would purge: {json.dumps(plan)}")
         return
-    purger = CloudflarePurger(settings, _token(settings))
     if everything:
-        receipt = purger.purge_everything(confirm=confirm)
+        with _in_target(ctx) as settings:
+            receipt = CloudflarePurger(settings, _token(settings)).purge_everything(confirm=confirm)
         _emit(as_json, asdict(receipt), f"purged everything (request {receipt.request_id})")
         return
-    result = purger.purge_items({"files": list(urls), "tags": list(tags), "prefixes": list(prefixes)})
-    lines = [f"purged {len(r.items)} items (request {r.request_id}, {r.attempts} attempt(s))" for r in result.receipts]
-    lines += [f"FAILED {form} {list(items)}: {error}" for form, items, error in result.failed]
-    _emit(
-        as_json,
-        {
-            "receipts": [asdict(r) for r in result.receipts],
-            "failed": [{"form": f, "items": list(i), "error": str(e)} for f, i, e in result.failed],
-        },
-        "\n".join(lines),
-    )
-    if result.failed:
+    result = _act(ctx, {"action": "purge", "urls": list(urls), "tags": list(tags), "prefixes": list(prefixes)})
+    lines = [
+        f"purged {len(r['items'])} items (request {r['request_id']}, {r['attempts']} attempt(s))"
+        for r in result["receipts"]
+    ]
+    lines += [f"FAILED {f['form']} {f['items']}: {f['error']}" for f in result["failed"]]
+    _emit(as_json, result, "\n".join(lines))
+    if result["failed"]:
         sys.exit(1)
 
 
@@ -266,13 +320,14 @@ def purge(
 @click.option("--day", default=None, help="UTC day, YYYY-MM-DD (default: today).")
 @click.option("--failed", is_flag=True, help="Only calls that did not succeed.")
 @click.option("--json", "as_json", is_flag=True, help="Print entries as JSON.")
-def purges(day: str | None, failed: bool, as_json: bool) -> None:
+@click.pass_context
+def purges(ctx: click.Context, day: str | None, failed: bool, as_json: bool) -> None:
     """Read the purge ledger: every call to Cloudflare, its items, outcome and attempts."""
     from edgepub.aws import dynamo_table
     from edgepub.ledger import DynamoLedger, today
 
-    settings = Settings.from_env()
-    entries = DynamoLedger(dynamo_table(settings)).entries(day or today())
+    with _in_target(ctx) as settings:
+        entries = DynamoLedger(dynamo_table(settings)).entries(day or today())
     if failed:
         entries = [e for e in entries if e.outcome != "ok"]
     lines = [
@@ -287,13 +342,15 @@ def purges(day: str | None, failed: bool, as_json: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Show what the job would do; change, store and send nothing.")
 @click.option("--now", default=None, help="Run as of this ISO 8601 time (default: now).")
 @click.option("--json", "as_json", is_flag=True, help="Print the job's report as JSON.")
-def run(job: str, dry_run: bool, now: str | None, as_json: bool) -> None:
-    """Run a scheduled job now, as its schedule would (settings from EDGEPUB_* variables)."""
+@click.pass_context
+def run(ctx: click.Context, job: str, dry_run: bool, now: str | None, as_json: bool) -> None:
+    """Run a scheduled job now, as its schedule would."""
     from edgepub import service
 
-    result = service.run_job(
-        service.aws_publisher(Settings.from_env()), {"job": job, "dry_run": dry_run, **({"now": now} if now else {})}
-    )
+    with _in_target(ctx) as settings:
+        result = service.run_job(
+            service.aws_publisher(settings), {"job": job, "dry_run": dry_run, **({"now": now} if now else {})}
+        )
     data = asdict(result)
     text = "\n".join(f"{k}: {v}" for k, v in data.items() if not isinstance(v, (list, dict)) or v)
     _emit(as_json, data, text)
@@ -308,23 +365,13 @@ def freshness(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     ctx.invoke(run, job="freshness", dry_run=dry_run, now=None, as_json=as_json)
 
 
-def _operator() -> tuple[Any, Any]:
-    from edgepub import service
-    from edgepub.aws import S3PageStore
-
-    settings = Settings.from_env()
-    return service.aws_publisher(settings), S3PageStore(settings)
-
-
 @cli.command()
 @click.argument("slug")
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
-def status(slug: str, as_json: bool) -> None:
-    """What edgepub knows of an article: index entry, stored page and its versions, source record."""
-    from edgepub.ops import page_status
-
-    publisher, pages = _operator()
-    info = page_status(publisher, pages, slug)
+@click.pass_context
+def status(ctx: click.Context, slug: str, as_json: bool) -> None:
+    """What edgepub knows of an article: index entry, stored page and its versions, last event."""
+    info = _act(ctx, {"action": "status", "slug": slug})
     entry, stored = info["entry"], info["stored"]
     lines = [f"{info['url']}"]
     if entry:
@@ -351,18 +398,16 @@ def status(slug: str, as_json: bool) -> None:
 @click.argument("slug")
 @click.option("--dry-run", is_flag=True, help="Say what would be taken down; change nothing.")
 @click.option("--json", "as_json", is_flag=True)
-def unpublish(slug: str, dry_run: bool, as_json: bool) -> None:
+@click.pass_context
+def unpublish(ctx: click.Context, slug: str, dry_run: bool, as_json: bool) -> None:
     """Take an article down: page deleted, listings updated, purged. Its source stays."""
-    from edgepub.ops import unpublish as take_down
-
-    publisher, _ = _operator()
-    result = take_down(publisher, slug, dry_run=dry_run)
+    result = _act(ctx, {"action": "unpublish", "slug": slug, "dry_run": dry_run})
     verb = "would delete" if dry_run else "deleted"
     _emit(
         as_json,
-        asdict(result),
-        f"{verb} {', '.join(result.deleted)}; rewrote {len(result.written)} listing pages;"
-        f" {len(result.purged)} URLs purged\n{result.note}",
+        result,
+        f"{verb} {', '.join(result['deleted'])}; rewrote {len(result['written'])} listing pages;"
+        f" {len(result['purged'])} URLs purged\n{result['note']}",
     )
 
 
@@ -371,19 +416,133 @@ def unpublish(slug: str, dry_run: bool, as_json: bool) -> None:
 @click.option("--to", "to_version", default="", help="The version id to restore (default: the previous one).")
 @click.option("--dry-run", is_flag=True, help="Say what would be restored; change nothing.")
 @click.option("--json", "as_json", is_flag=True)
-def rollback(slug: str, to_version: str, dry_run: bool, as_json: bool) -> None:
+@click.pass_context
+def rollback(ctx: click.Context, slug: str, to_version: str, dry_run: bool, as_json: bool) -> None:
     """Restore an article page's previous version from the versioned site bucket, and purge it."""
-    from edgepub.ops import rollback as restore
-
-    publisher, pages = _operator()
-    result = restore(publisher, pages, slug, to_version, dry_run=dry_run)
+    result = _act(ctx, {"action": "rollback", "slug": slug, "to": to_version, "dry_run": dry_run})
     verb = "would restore" if dry_run else "restored"
     _emit(
         as_json,
-        asdict(result),
-        f"{verb} {result.url} to version {result.restored_version} "
-        f"(was {result.replaced_version or 'none'})\n{result.note}",
+        result,
+        f"{verb} {result['url']} to version {result['restored_version']} "
+        f"(was {result['replaced_version'] or 'none'})\n{result['note']}",
     )
+
+
+@cli.command()
+@click.argument("slugs", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Every published article, and the site's own pages.")
+@click.option("--tag", default="", help="Every published article with this tag.")
+@click.option("--dry-run", is_flag=True, help="List what would be republished; queue nothing.")
+@click.option("--no-wait", is_flag=True, help="Queue and return; do not wait for the queue to drain.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def republish(
+    ctx: click.Context,
+    slugs: tuple[str, ...],
+    everything: bool,
+    tag: str,
+    dry_run: bool,
+    no_wait: bool,
+    as_json: bool,
+) -> None:
+    """Re-render articles through the publish queue (one message per source), showing progress until it drains."""
+    if sum(bool(x) for x in (slugs, everything, tag)) != 1:
+        raise click.UsageError("give slugs, or --all, or --tag")
+    result = _act(ctx, {"action": "republish", "slugs": list(slugs), "all": everything, "tag": tag, "dry_run": dry_run})
+    if dry_run or no_wait:
+        verb = "would republish" if dry_run else "queued"
+        _emit(as_json, result, f"{verb} {len(result['keys'])} sources" + (" and the site pages" if everything else ""))
+        return
+    _wait_for_queue(ctx, int(result["queued"]), as_json)
+    _emit(as_json, result, f"republished {len(result['keys'])} sources" + (" and the site pages" if everything else ""))
+
+
+def _wait_for_queue(ctx: click.Context, queued: int, quiet: bool) -> None:
+    """Follow the publish queue until it is empty, as a progress bar."""
+    import time
+
+    from edgepub.aws import client
+
+    settings = _settings(ctx)
+    sqs = client("sqs", settings)
+
+    def depth() -> int:
+        attrs = sqs.get_queue_attributes(
+            QueueUrl=settings.publish_queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+    done = 0
+    with click.progressbar(length=queued, label="republishing", file=sys.stderr if not quiet else None) as bar:
+        while True:
+            left = depth()
+            progress = max(0, min(queued, queued - left) - done)
+            bar.update(progress)
+            done += progress
+            if left == 0:
+                break
+            time.sleep(0.5)
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="List what differs; queue nothing.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def reconcile(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
+    """Compare the sources bucket with the index; queue sources it lacks and indexed sources that are gone."""
+    result = _act(ctx, {"action": "reconcile", "dry_run": dry_run})
+    _emit(
+        as_json,
+        result,
+        f"not in the index: {len(result['missing_from_index'])}; gone from the bucket: "
+        f"{len(result['stale_in_index'])}; queued {result['queued']}",
+    )
+
+
+@cli.command()
+@click.option(
+    "--samples",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder of sources to upload once the stack is up.",
+)
+def serve(samples: Path | None) -> None:
+    """Run the embedded stack until Ctrl-C: moto, the Cloudflare emulator and its local edge,
+    and the functions polling their queues. Other edgepub commands in another terminal use it."""
+    import contextlib
+    import time
+
+    from edgepub.edgeconfig import apply_rules, load_rules
+    from edgepub.embedded.stack import EmbeddedStack
+    from edgepub.targets import SERVE_FILE
+
+    log_path = Path(".edgepub/serve/functions.log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("a", encoding="utf-8") as log, EmbeddedStack.start(window_scale=0.2) as stack:
+        env = stack.settings_env()  # endpoints and resource names; the token stays in the embedded secret
+        SERVE_FILE.parent.mkdir(parents=True, exist_ok=True)
+        SERVE_FILE.write_text(json.dumps({"endpoint": stack.endpoint_url, "edge": stack.edge_base, "env": env}))
+        apply_rules(Settings.from_env(env), lambda: stack.token, load_rules(DEFAULT_RULES))
+        with contextlib.redirect_stdout(log):
+            stack.start_polling()
+            if samples:
+                for file in sorted(samples.iterdir()):
+                    if file.is_file():
+                        stack.s3.put_object(
+                            Bucket=stack.sources_bucket, Key=f"content/{file.name}", Body=file.read_bytes()
+                        )
+        click.echo(f"embedded stack up: AWS (moto) {stack.endpoint_url}", err=True)
+        click.echo(f"  sources bucket: {stack.sources_bucket} (upload under content/)", err=True)
+        click.echo(f"  the site through the local edge: {stack.edge_base}/", err=True)
+        click.echo(f"  function logs: {log_path}; other edgepub commands now use this stack. Ctrl-C stops.", err=True)
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            click.echo("stopping", err=True)
+        finally:
+            SERVE_FILE.unlink(missing_ok=True)
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ did in the index's history, and purges what it changed."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -122,3 +123,106 @@ def page_status(publisher: Publisher, pages: S3PageStore, slug: str) -> dict[str
         if entry and publisher.index.source(entry.source_key)
         else None,
     }
+
+
+@dataclass
+class RepublishResult:
+    keys: list[str]
+    queued: int
+    dry_run: bool = False
+    site_pages: bool = False
+
+
+def republish(
+    publisher: Publisher,
+    queue: Any,
+    *,
+    slugs: list[str] | None = None,
+    everything: bool = False,
+    tag: str = "",
+    dry_run: bool = False,
+) -> RepublishResult:
+    """Re-render articles by fanning out through the publish queue, one message per
+    source (the publish function re-reads each source as it is now), and, for
+    `everything`, a last message that re-renders the site's own pages."""
+    model = publisher.index.load()
+    if everything:
+        chosen = [e for e in model.entries.values() if e.live]
+    elif tag:
+        chosen = [e for e in model.entries.values() if e.live and tag in e.tags]
+    else:
+        missing = [s for s in slugs or [] if s not in model.entries]
+        if missing:
+            raise OperatorError(f"not in the index: {', '.join(missing)}")
+        chosen = [model.entries[s] for s in slugs or []]
+    if not chosen:
+        raise OperatorError("nothing to republish")
+    keys = sorted(e.source_key for e in chosen)
+    if dry_run:
+        return RepublishResult(keys=keys, queued=0, dry_run=True, site_pages=everything)
+    bodies = [json.dumps(republish_event(publisher.settings.sources_bucket, key)) for key in keys]
+    if everything:
+        bodies.append(json.dumps({"edgepub": "site-pages"}))
+    for start in range(0, len(bodies), 10):
+        entries = [{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])]
+        response = queue.send_message_batch(QueueUrl=publisher.settings.publish_queue_url, Entries=entries)
+        if response.get("Failed"):
+            raise OperatorError(f"could not queue all republish messages: {response['Failed'][0]}")
+    return RepublishResult(keys=keys, queued=len(bodies), site_pages=everything)
+
+
+def republish_event(bucket: str, key: str) -> dict[str, Any]:
+    """A message in the S3 notification's shape (no sequencer: it never hides a real event)."""
+    from urllib.parse import quote_plus
+
+    return {
+        "Records": [
+            {
+                "eventSource": "edgepub:republish",
+                "eventName": "ObjectCreated:Republish",
+                "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key, safe="/")}},
+            }
+        ]
+    }
+
+
+@dataclass
+class ReconcileResult:
+    missing_from_index: list[str]
+    stale_in_index: list[str]
+    queued: int
+    dry_run: bool = False
+
+
+def reconcile(publisher: Publisher, sources: Any, queue: Any, *, dry_run: bool = False) -> ReconcileResult:
+    """Compare the sources bucket with the index: queue every source the index does
+    not know (a lost notification) and every indexed source that is gone."""
+    prefix = publisher.settings.source_prefix
+    present: set[str] = set()
+    token = ""
+    while True:
+        args: dict[str, Any] = {"Bucket": publisher.settings.sources_bucket, "Prefix": prefix}
+        if token:
+            args["ContinuationToken"] = token
+        response = sources.list_objects_v2(**args)
+        present |= {o["Key"] for o in response.get("Contents", [])}
+        if not response.get("IsTruncated"):
+            break
+        token = response["NextContinuationToken"]
+    from edgepub.readers import supported
+
+    present = {k for k in present if supported(k)}
+    model = publisher.index.load()
+    indexed = {e.source_key for e in model.entries.values()}
+    known = {k for k in present if publisher.index.source(k) is not None}
+    missing = sorted(present - indexed - known)
+    stale = sorted(indexed - present)
+    keys = missing + stale
+    if not dry_run:
+        for start in range(0, len(keys), 10):
+            entries = [
+                {"Id": str(i), "MessageBody": json.dumps(republish_event(publisher.settings.sources_bucket, k))}
+                for i, k in enumerate(keys[start : start + 10])
+            ]
+            queue.send_message_batch(QueueUrl=publisher.settings.publish_queue_url, Entries=entries)
+    return ReconcileResult(missing, stale, 0 if dry_run else len(keys), dry_run)

@@ -26,7 +26,7 @@ from edgepub.article import Article, slugify
 from edgepub.errors import InvalidSource
 from edgepub.index import ArticleIndex, SourceRecord
 from edgepub.pages import Page, key_for_path
-from edgepub.plan import Layout, PageRef, SitePlan, plan
+from edgepub.plan import Layout, PageRef, SitePlan, plan, ref_for_path
 from edgepub.ports import PageStore, Purger, SourceStore, unique
 from edgepub.readers import read_article, supported
 from edgepub.render import Renderer
@@ -184,16 +184,13 @@ class Publisher:
                 return Outcome(key, "ignored", reason=f"event {sequencer} is not newer than {record.sequencer}")
             model = self.index.load()
             outcome, state, slug, version = self._sync(key, record, model)
-            self.index.save_source(
-                replace(
-                    record,
-                    slug=slug,
-                    state=state,
-                    version=version,
-                    sequencer=sequencer or record.sequencer,
-                    updated=_iso(self.clock()),
-                )
+            new_record = replace(
+                record, slug=slug, state=state, version=version, sequencer=sequencer or record.sequencer
             )
+            if new_record != record:  # a republish of an unchanged source writes nothing
+                self.index.save_source(replace(new_record, updated=_iso(self.clock())))
+            if record.state == "rejected" and state != "rejected":
+                self.sources.delete_report(key)  # the report of an earlier, broken upload no longer applies
             return outcome
 
     def _sync(self, key: str, record: SourceRecord, model: SiteModel) -> tuple[Outcome, str, str, str]:
@@ -225,7 +222,6 @@ class Publisher:
         if owned is not None and owned.slug != entry.slug:
             changes[owned.slug] = None
         applied = self.apply_plan(model, changes, {article.slug: article})
-        self.sources.delete_report(key)  # a report from an earlier, broken upload no longer applies
         own = next((p for p in applied.written if p.path == entry.path), None)
         stored = own or Page(path=entry.path, body=b"", kind="article")
         if entry.live:
@@ -252,10 +248,8 @@ class Publisher:
     def _remove(self, key: str, owned: Entry | None, model: SiteModel) -> Outcome:
         if owned is None:
             applied = self.apply_plan(model, {}, {})  # still purge anything pending
-            self.sources.delete_report(key)
             return Outcome(key, "unchanged", purged=applied.purged, reason="deleted; nothing was published")
         applied = self.apply_plan(model, {owned.slug: None}, {})
-        self.sources.delete_report(key)
         return Outcome(
             key,
             "unpublished",
@@ -283,7 +277,9 @@ class Publisher:
         self, model: SiteModel, changes: Mapping[str, Entry | None], articles: Mapping[str, Article]
     ) -> Applied:
         """Plan `changes`, render the pages, store those that changed, purge them, save the index."""
-        site_plan = plan(model, changes, self.layout)
+        return self._store(model, plan(model, changes, self.layout), articles)
+
+    def _store(self, model: SiteModel, site_plan: SitePlan, articles: Mapping[str, Article]) -> Applied:
         after = site_plan.after
         applied = Applied()
         for ref in sorted(site_plan.render):
@@ -303,7 +299,8 @@ class Publisher:
         for path in applied.deleted:
             self.pages.delete(key_for_path(path))
             after.page_hashes.pop(path, None)
-        self.index.save(model, after)
+        if after.entries != model.entries or after.page_hashes != model.page_hashes or after.counters != model.counters:
+            self.index.save(model, after)  # nothing changed (a re-upload, a republish): no write at all
         applied.purged = self.flush_purges(after)
         return applied
 
@@ -324,6 +321,21 @@ class Publisher:
         if self.settings.purge_by_tag and page.kind == "listing" and page.cache_tags:
             return TAG_ITEM + page.cache_tags[-1]
         return self.renderer.url(page.path)
+
+    def refresh_site_pages(self) -> Applied:
+        """Render every page that is not an article's own (after a template change, say);
+        store and purge those whose bytes changed."""
+        from edgepub.plan import SITE_PAGES
+
+        with self.index.lock():
+            model = self.index.load()
+            refs = {*SITE_PAGES}
+            for path in model.page_hashes:
+                ref = ref_for_path(path, model)
+                if ref is not None and ref.kind != "article":
+                    refs.add(ref)
+            site_plan = SitePlan(after=model.copy(), render=refs)
+            return self._store(model, site_plan, {})
 
     def mark_outdated(self, entry: Entry) -> Entry:
         """With the notice setting on, an article overdue for review says so on its page."""

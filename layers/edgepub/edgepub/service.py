@@ -120,7 +120,22 @@ def report_purges(report: PurgeReport, logger: _Logger, metrics: _Metrics) -> No
 
 
 def publish_message(publisher: Publisher, body: str) -> list[Outcome]:
-    """Handle one SQS message body of S3 notifications."""
+    """Handle one SQS message body: S3 notifications (or republish requests in their
+    shape), or an operator's request to re-render the site's own pages."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        message = None
+    if isinstance(message, dict) and message.get("edgepub") == "site-pages":
+        applied = publisher.refresh_site_pages()
+        return [
+            Outcome(
+                "(site pages)",
+                "published" if applied.written else "unchanged",
+                written=[p.path for p in applied.written],
+                purged=applied.purged,
+            )
+        ]
     return [publisher.apply(change) for change in parse_notification(body)]
 
 
@@ -220,3 +235,61 @@ def report_job(result: Any, logger: _Logger, metrics: _Metrics) -> None:
         elif name == "counts" and isinstance(value, dict):
             for state, count in value.items():
                 metrics.add_metric(name=f"Freshness_{state}", unit=MetricUnit.Count, value=count)
+
+
+OPS_ACTIONS = ("status", "republish", "unpublish", "rollback", "purge", "reconcile")
+
+
+def run_ops(publisher: Publisher, event: dict[str, Any]) -> dict[str, Any]:
+    """One operator action, as the ops function and the CLI both run it.
+
+    {"action": "status", "slug": S} | {"action": "republish", "slugs": [...] | "all": true | "tag": T}
+    | {"action": "unpublish", "slug": S} | {"action": "rollback", "slug": S, "to": VERSION}
+    | {"action": "purge", "urls": [...], "tags": [...], "prefixes": [...]} | {"action": "reconcile"};
+    any of them with "dry_run": true.
+    """
+    from dataclasses import asdict
+
+    from edgepub import ops
+    from edgepub.aws import S3PageStore, client
+    from edgepub.errors import ConfigurationError
+
+    settings = publisher.settings
+    action = event.get("action")
+    dry_run = bool(event.get("dry_run", False))
+    pages = S3PageStore(settings)
+    if action == "status":
+        return ops.page_status(publisher, pages, str(event["slug"]))
+    if action == "republish":
+        result: Any = ops.republish(
+            publisher,
+            client("sqs", settings),
+            slugs=[str(s) for s in event.get("slugs", [])],
+            everything=bool(event.get("all")),
+            tag=str(event.get("tag", "")),
+            dry_run=dry_run,
+        )
+    elif action == "unpublish":
+        result = ops.unpublish(publisher, str(event["slug"]), dry_run=dry_run)
+    elif action == "rollback":
+        result = ops.rollback(publisher, pages, str(event["slug"]), str(event.get("to", "")), dry_run=dry_run)
+    elif action == "purge":
+        items = {
+            "files": list(event.get("urls", [])),
+            "tags": list(event.get("tags", [])),
+            "prefixes": list(event.get("prefixes", [])),
+        }
+        if event.get("everything"):
+            raise ConfigurationError("purge everything is not an ops-function action: use the CLI, which asks")
+        if dry_run:
+            return {"dry_run": True, **items}
+        purge_result = aws_purger(settings).purge_items(items)
+        return {
+            "receipts": [asdict(r) for r in purge_result.receipts],
+            "failed": [{"form": f, "items": list(i), "error": str(e)} for f, i, e in purge_result.failed],
+        }
+    elif action == "reconcile":
+        result = ops.reconcile(publisher, client("s3", settings), client("sqs", settings), dry_run=dry_run)
+    else:
+        raise ConfigurationError(f"unknown action {action!r}: expected one of {', '.join(OPS_ACTIONS)}")
+    return asdict(result)

@@ -65,6 +65,7 @@ class Settings:
     purge_extra_hosts: str = ""  # comma-separated hosts also purged (www and apex, say)
     purge_trailing_slash: str = "as-is"  # or "both": also purge /path for /path/
     purge_queue_url: str = ""  # when set, publishers enqueue purges for the purge function
+    publish_queue_url: str = ""  # operators' republish fans out through it
     ledger_retention_days: int = 30
     review_interval_days: int = 180  # when neither the article nor its tags or topic say otherwise
     review_intervals: str = ""  # JSON: {"tag:security": 90, "topic:billing": 60}

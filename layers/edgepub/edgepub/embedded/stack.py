@@ -261,8 +261,13 @@ class EmbeddedStack:
         return self.cloudflare.edge_base
 
     def settings_env(self) -> dict[str, str]:
-        """The environment the publish function runs with (for CLI and tests)."""
-        return dict(self.functions["PublishFunction"].environment)
+        """An operator's view of the stack: every function's environment merged (queues, topic, ...),
+        as the CLI needs it."""
+        merged: dict[str, str] = {}
+        for spec in self.functions.values():
+            merged.update(spec.environment)
+        merged.pop("AWS_LAMBDA_FUNCTION_NAME", None)
+        return merged
 
     # -- creation -------------------------------------------------------------
 
@@ -419,7 +424,10 @@ class EmbeddedStack:
         with self._lock, _environment(spec.environment):
             handler = spec.load()
             self.invocations += 1
-            return handler(dict(event), LambdaContext(function_name=spec.name, timeout_seconds=spec.timeout))
+            # the event and the result cross a JSON boundary, as they do in Lambda
+            payload = json.loads(json.dumps(event))
+            result = handler(payload, LambdaContext(function_name=spec.name, timeout_seconds=spec.timeout))
+            return json.loads(json.dumps(result, default=str))
 
     def run_schedule(self, logical_id: str, **overrides: Any) -> Any:
         """Fire a schedule now, as EventBridge Scheduler would: its target with its Input."""

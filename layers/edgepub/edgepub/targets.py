@@ -1,0 +1,63 @@
+"""Which edgepub the CLI talks to: a deployed stack (`--stack NAME`, resolved from
+CloudFormation outputs and the functions' own configuration), the variables in
+the environment (EDGEPUB_*), or the embedded stack `edgepub serve` is running."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgepub.errors import ConfigurationError
+
+SERVE_FILE = Path(".edgepub/serve.json")
+
+
+@dataclass
+class Target:
+    kind: str  # "stack", "environment", "embedded"
+    env: dict[str, str] = field(default_factory=dict)
+    ops_function: str = ""  # set for a deployed stack: actions run there
+    description: str = ""
+
+
+def resolve(stack: str | None) -> Target:
+    if stack:
+        return _deployed(stack)
+    if os.environ.get("EDGEPUB_SITE_BUCKET"):
+        return Target("environment", dict(os.environ), description="EDGEPUB_* variables")
+    if SERVE_FILE.is_file():
+        data = json.loads(SERVE_FILE.read_text(encoding="utf-8"))
+        return Target("embedded", {**os.environ, **data["env"]}, description=f"edgepub serve ({data['endpoint']})")
+    raise ConfigurationError(
+        "no edgepub to talk to: run `edgepub serve` in another terminal (the embedded stack), "
+        "set the EDGEPUB_* variables, or pass --stack <deployed stack name>"
+    )
+
+
+def _deployed(stack: str) -> Target:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        described = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+        ops = outputs["OpsFunctionName"]
+        config = boto3.client("lambda").get_function_configuration(FunctionName=ops)
+    except (ClientError, BotoCoreError, KeyError) as exc:
+        raise ConfigurationError(f"cannot resolve stack {stack!r}: {exc}") from None
+    env = {**os.environ, **config.get("Environment", {}).get("Variables", {})}
+    return Target("stack", env, ops_function=ops, description=f"stack {stack} ({ops})")
+
+
+def invoke_ops(target: Target, payload: dict[str, Any]) -> dict[str, Any]:
+    """Run an operator action in the deployed ops function."""
+    import boto3
+
+    response = boto3.client("lambda").invoke(FunctionName=target.ops_function, Payload=json.dumps(payload).encode())
+    result: dict[str, Any] = json.loads(response["Payload"].read() or b"{}")
+    if response.get("FunctionError"):
+        raise ConfigurationError(f"the ops function failed: {result.get('errorMessage', result)}")
+    return result
