@@ -68,3 +68,46 @@ def test_unpublish_takes_the_article_down_and_keeps_the_source(stack):
     assert "https://www.example.com/pricing/" in stack.cloudflare.state.purged_urls()
     again = CliRunner().invoke(cli, ["unpublish", "pricing"], env=env)
     assert again.exit_code == 3 and "is not published" in again.output
+
+
+def test_publish_uploads_valid_sources_and_refuses_invalid_ones(stack, tmp_path):
+    (tmp_path / "good.md").write_text("---\ntitle: Good\n---\nx\n")
+    env = stack.settings_env()
+    runner = CliRunner()
+    dry = runner.invoke(cli, ["publish", str(tmp_path), "--dry-run"], env=env)
+    assert dry.exit_code == 0 and f"would upload {tmp_path / 'good.md'} as content/good.md" in dry.output
+    assert stack.s3.list_objects_v2(Bucket=stack.sources_bucket, Prefix="content/")["KeyCount"] == 0
+
+    (tmp_path / "bad.md").write_text("---\ndate: 2026-01-01\n---\nno title\n")
+    refused = runner.invoke(cli, ["publish", str(tmp_path)], env=env)
+    assert refused.exit_code == 2 and "bad.md: title: is required" in refused.output
+    assert stack.s3.list_objects_v2(Bucket=stack.sources_bucket, Prefix="content/")["KeyCount"] == 0
+
+    (tmp_path / "bad.md").unlink()
+    done = runner.invoke(cli, ["publish", str(tmp_path)], env=env)
+    assert done.exit_code == 0, done.output
+    stack.run_until_idle()
+    assert stack.s3.head_object(Bucket=stack.site_bucket, Key="good/index.html")
+
+
+def test_publish_direct_publishes_without_notifications(stack, tmp_path):
+    stack.run_until_idle()
+    stack.s3.put_bucket_notification_configuration(Bucket=stack.sources_bucket, NotificationConfiguration={})
+    (tmp_path / "now.md").write_text("---\ntitle: Now\n---\nx\n")
+    result = CliRunner().invoke(cli, ["publish", "--direct", str(tmp_path / "now.md")], env=stack.settings_env())
+    assert result.exit_code == 0, result.output
+    assert "published   content/now.md https://www.example.com/now/" in result.output
+    assert stack.s3.head_object(Bucket=stack.site_bucket, Key="now/index.html")
+
+
+def test_demo_command_shows_what_it_published_and_purged(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["demo", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output[result.output.index("{") :])
+    outcomes = {row["source"]: row["outcome"] for row in data["rows"]}
+    assert outcomes["content/broken-front-matter.md"] == "rejected"
+    assert sum(1 for o in outcomes.values() if o == "published") == 4
+    assert all(row["purged"] for row in data["rows"] if row["outcome"] == "published")
+    assert any("cf-cache-status: HIT" in line for line in data["edge"])
+    assert (tmp_path / ".edgepub" / "demo" / "functions.log").stat().st_size > 0

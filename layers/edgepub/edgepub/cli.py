@@ -178,6 +178,68 @@ def build(src: Path, out: Path, site_url: str | None, as_json: bool) -> None:
         sys.exit(InvalidSource.exit_code)
 
 
+def _source_files(paths: tuple[Path, ...]) -> list[tuple[Path, str]]:
+    """(file, key) for each supported file: a folder's files keep their path below it under content/."""
+    found: list[tuple[Path, str]] = []
+    for path in paths:
+        if path.is_dir():
+            found += [
+                (f, f.relative_to(path).as_posix())
+                for f in sorted(path.rglob("*"))
+                if f.is_file() and supported(f.name)
+            ]
+        else:
+            found.append((path, path.name))
+    return found
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--direct", is_flag=True, help="Publish here and now instead of through the bucket's notifications.")
+@click.option("--force", is_flag=True, help="Upload files that do not validate (they will be rejected and reported).")
+@click.option("--dry-run", is_flag=True, help="Validate and list what would be uploaded; upload nothing.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def publish(
+    ctx: click.Context, paths: tuple[Path, ...], direct: bool, force: bool, dry_run: bool, as_json: bool
+) -> None:
+    """Upload sources to the sources bucket, as editors do (validated first; the pipeline publishes them)."""
+    from edgepub import service
+    from edgepub.aws import client
+
+    files = _source_files(paths)
+    problems = []
+    for file, _ in files:
+        try:
+            read_article(str(file), file.read_bytes())
+        except InvalidSource as error:
+            problems.append(error.describe())
+    if problems and not force:
+        for problem in problems:
+            click.echo(f"invalid  {problem}", err=True)
+        raise InvalidSource("publish", [])  # exit 2; nothing uploaded
+    if dry_run:
+        _emit(
+            as_json,
+            {"dry_run": True, "files": [str(f) for f, _ in files]},
+            "\n".join(f"would upload {f} as content/{k}" for f, k in files),
+        )
+        return
+    outcomes = []
+    with _in_target(ctx) as settings:
+        s3 = client("s3", settings)
+        publisher = service.aws_publisher(settings) if direct else None
+        with click.progressbar(files, label="uploading", file=sys.stderr) as bar:
+            for file, key in bar:
+                s3.put_object(Bucket=settings.sources_bucket, Key=settings.source_prefix + key, Body=file.read_bytes())
+                if publisher is not None:
+                    outcomes.append(asdict(publisher.sync(settings.source_prefix + key)))
+    text = f"uploaded {len(files)} sources to s3://{settings.sources_bucket}/{settings.source_prefix}"
+    if direct:
+        text += "\n" + "\n".join(f"{o['action']:<11} {o['source_key']} {o['url']} {o['reason']}" for o in outcomes)
+    _emit(as_json, {"uploaded": [k for _, k in files], "outcomes": outcomes}, text)
+
+
 @cli.command()
 @click.option(
     "--samples", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Folder of sources to upload."

@@ -40,6 +40,8 @@ class InvalidSource(EdgepubError):
         return cls(source, [Problem(field, message)])
 
     def describe(self) -> str:
+        if not self.problems:
+            return f"{self.source}: invalid input, see above"
         lines = "; ".join(str(p) for p in self.problems)
         return f"{self.source}: {lines}"
 
