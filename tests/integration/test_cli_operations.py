@@ -111,3 +111,19 @@ def test_demo_command_shows_what_it_published_and_purged(tmp_path, monkeypatch):
     assert all(row["purged"] for row in data["rows"] if row["outcome"] == "published")
     assert any("cf-cache-status: HIT" in line for line in data["edge"])
     assert (tmp_path / ".edgepub" / "demo" / "functions.log").stat().st_size > 0
+
+
+def test_status_shows_the_last_purge_and_a_rejection(stack):
+    publish(stack, V1)
+    env = stack.settings_env()
+    shown = CliRunner().invoke(cli, ["status", "pricing"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "purged today at" in shown.output and ": ok" in shown.output
+    assert "last event: published" in shown.output
+    stack.s3.put_object(Bucket=stack.sources_bucket, Key="content/broken.md", Body=b"---\ntitle: [x\n---\n")
+    stack.run_until_idle()
+    rejected = CliRunner().invoke(cli, ["status", "content/broken.md", "--json"], env=env)
+    assert rejected.exit_code == 0, rejected.output
+    data = json.loads(rejected.output)
+    assert data["rejection"]["problems"][0]["field"] == "front matter"
+    assert data["source"]["state"] == "rejected"

@@ -156,7 +156,12 @@ def build(src: Path, out: Path, site_url: str | None, as_json: bool) -> None:
     settings = Settings.from_env()
     if site_url:
         settings = settings.with_(site_url=site_url.rstrip("/"))
-    report = run_build(src, out, settings)
+    if as_json:
+        report = run_build(src, out, settings)
+    else:
+        total = sum(1 for p in src.rglob("*") if p.is_file() and supported(p.name))
+        with click.progressbar(length=total, label="reading sources", file=sys.stderr) as bar:
+            report = run_build(src, out, settings, progress=lambda key: bar.update(1))
     summary = {
         "sources": len(report.outcomes),
         "published": report.count("published"),
@@ -432,7 +437,8 @@ def freshness(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
 @click.pass_context
 def status(ctx: click.Context, slug: str, as_json: bool) -> None:
-    """What edgepub knows of an article: index entry, stored page and its versions, last event."""
+    """What edgepub knows of an article (by slug, or by source key such as content/a.md): index entry,
+    stored page and its versions, the last event, today's purges, any rejection report."""
     info = _act(ctx, {"action": "status", "slug": slug})
     entry, stored = info["entry"], info["stored"]
     lines = [f"{info['url']}"]
@@ -450,6 +456,11 @@ def status(ctx: click.Context, slug: str, as_json: bool) -> None:
         f"{'  <- current' if v['current'] else ''}"
         for v in info["versions"]
     ]
+    lines += [
+        f"  purged today at {p['at']}: {p['outcome']} (request {p['request_id'] or '-'})" for p in info["purges_today"]
+    ]
+    if info["rejection"]:
+        lines.append(f"  REJECTED: {info['rejection'].get('error')}")
     if info["source"]:
         src = info["source"]
         lines.append(f"  last event: {src['state']} at {src['updated']} (sequencer {src['sequencer'] or '-'})")

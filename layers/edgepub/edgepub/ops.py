@@ -5,7 +5,7 @@ did in the index's history, and purges what it changed."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from edgepub.aws import S3PageStore
@@ -106,22 +106,41 @@ def unpublish(publisher: Publisher, slug: str, *, dry_run: bool = False) -> Unpu
     return UnpublishResult(slug, applied.deleted, [p.path for p in applied.written], applied.purged, note=note)
 
 
-def page_status(publisher: Publisher, pages: S3PageStore, slug: str) -> dict[str, Any]:
+def page_status(publisher: Publisher, pages: S3PageStore, slug: str, ledger: Any = None) -> dict[str, Any]:
+    """Everything known about one article, for an operator: index entry, stored page and its
+    versions, the last event for its source, its rejection report, today's purges of its URL."""
     model = publisher.index.load()
-    entry = model.entries.get(slug)
-    path = f"/{slug}/"
+    source_key = ""
+    if slug.startswith(publisher.settings.source_prefix):  # asked by source key: a rejected upload has no slug
+        source_key = slug
+        record = publisher.index.source(source_key)
+        slug = record.slug if record and record.slug else ""
+    entry = model.entries.get(slug) if slug else None
+    source_key = source_key or (entry.source_key if entry else "")
+    path = f"/{slug}/" if slug else "/"
     key = key_for_path(path)
-    stored = pages.head(key)
+    stored = pages.head(key) if slug else None
+    url = publisher.renderer.url(path)
+    purges = []
+    if ledger is not None:
+        from edgepub.ledger import today
+
+        purges = [
+            {"at": e.at, "outcome": e.outcome, "attempts": e.attempts, "request_id": e.request_id}
+            for e in ledger.entries(today())
+            if url in e.items
+        ]
+    report = publisher.sources.read_report(source_key) if source_key else None
     return {
+        "rejection": dict(report) if report else None,
+        "purges_today": purges,
         "slug": slug,
         "url": publisher.renderer.url(path),
         "entry": entry.to_dict() if entry else None,
         "expected_hash": model.page_hashes.get(path, ""),
         "stored": dict(stored.metadata) | {"version_id": stored.version_id} if stored else None,
-        "versions": pages.versions(key),
-        "source": publisher.index.source(entry.source_key).__dict__
-        if entry and publisher.index.source(entry.source_key)
-        else None,
+        "versions": pages.versions(key) if slug else [],
+        "source": asdict(found) if source_key and (found := publisher.index.source(source_key)) else None,
     }
 
 

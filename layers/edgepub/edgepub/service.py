@@ -259,7 +259,10 @@ def run_ops(publisher: Publisher, event: dict[str, Any]) -> dict[str, Any]:
     dry_run = bool(event.get("dry_run", False))
     pages = S3PageStore(settings)
     if action == "status":
-        return ops.page_status(publisher, pages, str(event["slug"]))
+        from edgepub.aws import dynamo_table
+        from edgepub.ledger import DynamoLedger
+
+        return ops.page_status(publisher, pages, str(event["slug"]), DynamoLedger(dynamo_table(settings)))
     if action == "republish":
         result: Any = ops.republish(
             publisher,
