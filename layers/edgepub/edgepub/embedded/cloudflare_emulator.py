@@ -680,9 +680,10 @@ class _EdgeHandler(_BaseHandler):
             out["Cache-Control"] = response.cache_control
         if request.cache_status:
             out["cf-cache-status"] = request.cache_status
-        self._send_bytes(request.status, response.body, response.content_type, out, body=body)
+        # logged before answering: a client that reads the log after its response sees its request
         with self.server.state.lock:
             self.server.state.edge_log.append(request)
+        self._send_bytes(request.status, response.body, response.content_type, out, body=body)
 
     def _fetch(self, key: str | None) -> OriginResponse:
         """The origin's answer for an object key; a 404 carries the site's 404.html when there is one."""
