@@ -46,5 +46,11 @@ build: $(VENV)/.sam ## sam build: the deployable artifacts in .aws-sam/build
 	SAM_CLI_TELEMETRY=0 PYTHON=$(CURDIR)/$(BIN)/python $(BIN)/sam build \
 	  --template-file template.yaml --build-dir $(CURDIR)/.aws-sam/build
 
+# The peer is Debian's hugo, installed here if missing (needs root or sudo).
+bench: $(STAMP) ## measure edgepub beside Hugo; writes docs/benchmarks.md and .edgepub/bench.json
+	@command -v hugo >/dev/null || { apt-get update -qq && apt-get install -y -qq hugo; } \
+	  || echo "hugo could not be installed: benchmarks will show edgepub alone"
+	$(BIN)/python -m tests.performance.bench $(BENCH_ARGS)
+
 clean: ## remove the virtualenv, build output and local state
 	rm -rf $(VENV) .aws-sam .edgepub .pytest_cache .mypy_cache .ruff_cache
