@@ -181,6 +181,85 @@ print(json.dumps({"source_bytes": len(data), "action": outcome.action, "tracemal
     return dict(json.loads(done.stdout))
 
 
+def b3_end_to_end(count: int) -> dict[str, Any]:
+    """Uploads in a burst on the embedded stack: time until every page is written and every purge made."""
+    code = f"""
+import contextlib, io, json, math, sys, time
+sys.path.insert(0, {str(ROOT)!r})
+from edgepub.embedded.stack import EmbeddedStack
+from tests.performance.corpus import article
+import random, yaml
+rng = random.Random(3)
+with contextlib.redirect_stdout(io.StringIO()):
+    with EmbeddedStack.start(cloudflare_plan="free", parameters={{"PurgePlan": "free"}}) as stack:
+        stack.run_until_idle()
+        bodies = []
+        for i in range({count}):
+            meta, body = article(i, rng)
+            bodies.append(("content/burst-%05d.md" % i, ("---\\n" + yaml.safe_dump(meta) + "---\\n" + body).encode()))
+        start = time.perf_counter()
+        for key, data in bodies:
+            stack.s3.put_object(Bucket=stack.sources_bucket, Key=key, Body=data)
+        uploaded = time.perf_counter() - start
+        stack.run_until_idle(timeout=1200)
+        total = time.perf_counter() - start
+        state = stack.cloudflare.state
+        distinct = len(set(state.purged_urls()))
+        result = {{"uploads": {count}, "upload_s": uploaded, "complete_s": total, "purge_calls": len(state.purges),
+                  "distinct_urls": distinct, "minimum_calls": math.ceil(distinct / 30),
+                  "rate_limited": len([r for r in state.rejected if r["status"] == 429])}}
+print(json.dumps(result))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def b5_freshness(count: int, due_share: float) -> dict[str, Any]:
+    """The daily freshness job against a DynamoDB index of `count` live articles, `due_share` of them due."""
+    code = f"""
+import contextlib, io, json, sys, time
+from datetime import date, timedelta
+sys.path.insert(0, {str(ROOT)!r})
+from edgepub.embedded.stack import EmbeddedStack
+from edgepub.aws import dynamo_table
+from edgepub.freshness import FreshnessPolicy
+from edgepub.index import DynamoIndex
+from edgepub.jobs import build_freshness_report
+from edgepub.settings import Settings
+from edgepub.site import Entry, SiteModel
+today = date(2026, 11, 22)
+with contextlib.redirect_stdout(io.StringIO()):
+    with EmbeddedStack.start() as stack:
+        settings = Settings.from_env(stack.settings_env())
+        table = dynamo_table(settings)
+        index = DynamoIndex(table)
+        due_every = round(1 / {due_share})
+        after = SiteModel()
+        for i in range({count}):
+            reviewed = today - timedelta(days=400 if i % due_every == 0 else 30)
+            after.entries["a%06d" % i] = Entry(slug="a%06d" % i, source_key="content/a%06d.md" % i, title="A %d" % i,
+                                             date="2026-01-01T00:00:00+00:00", last_reviewed=reviewed.isoformat(),
+                                             owner="team-%d" % (i % 7))
+        start = time.perf_counter()
+        index.save(SiteModel(), after)
+        loaded = time.perf_counter() - start
+        reads = []
+        original_query = table.meta.client.query
+        def counting_query(**kwargs):
+            response = original_query(**kwargs)
+            reads.append(len(response["Items"]))
+            return response
+        table.meta.client.query = counting_query
+        start = time.perf_counter()
+        report = build_freshness_report(index, FreshnessPolicy(), today, settings.site_url)
+        seconds = time.perf_counter() - start
+print(json.dumps({{"indexed": {count}, "due": report.counts["overdue"], "items_read": sum(reads),
+                  "queries": len(reads), "report_s": seconds, "load_s": loaded}}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
 def render_page(results: dict[str, Any]) -> str:
     lines = [
         "# Benchmarks",
@@ -257,6 +336,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="2000,10000")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--uploads", type=int, default=500, help="B3: uploads in the burst")
+    parser.add_argument("--indexed", type=int, default=100_000, help="B5: articles in the index")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--json", type=Path, default=ROOT / ".edgepub" / "bench.json")
     args = parser.parse_args()
@@ -280,6 +361,8 @@ def main() -> None:
         largest = results["b1"][-1]
         results["b2_size"] = largest["articles"]
         results["b2"] = b2_incremental(largest["articles"], args.repeat, work, largest.get("hugo_s"))
+    results["b3"] = b3_end_to_end(args.uploads)
+    results["b5"] = b5_freshness(args.indexed, 0.01)
     results["b4"] = b4_cold_start(args.repeat)
     results["b6"] = b6_memory()
     page = render_page(results)

@@ -20,6 +20,10 @@ def test_bench_harness_runs_end_to_end(tmp_path: Path):
             "30,60",
             "--repeat",
             "1",
+            "--uploads",
+            "10",
+            "--indexed",
+            "300",
             "--out",
             str(page),
             "--json",
@@ -39,5 +43,7 @@ def test_bench_harness_runs_end_to_end(tmp_path: Path):
     assert changes["delete"]["pages_deleted"] >= 1
     assert data["b6"]["action"] == "published" and data["b6"]["source_bytes"] > 1_000_000
     assert set(data["b4"]) >= {"boto3_s", "publish_s", "publish_ratio"}
+    assert data["b3"]["purge_calls"] == data["b3"]["minimum_calls"] and data["b3"]["rate_limited"] == 0
+    assert data["b5"]["due"] == 3 and data["b5"]["items_read"] == 3
     text = page.read_text()
     assert "## B1 full build" in text and "## B2 incremental" in text and "## B6 memory" in text
