@@ -70,6 +70,40 @@ def _errors(body: Any) -> str:
     return "; ".join(parts) or "no error detail"
 
 
+def api_request(
+    session: requests.Session,
+    method: str,
+    url: str,
+    body: dict[str, Any],
+    token: TokenProvider,
+    timeout: float,
+    what: str,
+) -> dict[str, Any]:
+    """One Cloudflare API call, judged by its body: the envelope on success; PurgeUnavailable
+    for what a retry may fix (network, 429 with its Retry-After, 5xx); PurgeRejected otherwise."""
+    headers = {"Authorization": f"Bearer {token()}", "Content-Type": "application/json"}
+    try:
+        response = session.request(method, url, json=body, headers=headers, timeout=timeout)
+    except requests.RequestException as exc:
+        raise PurgeUnavailable(f"{what} could not reach Cloudflare: {type(exc).__name__}") from None
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    status = response.status_code
+    if status == 429 or status >= 500:
+        retry_after = response.headers.get("Retry-After", "")
+        raise PurgeUnavailable(
+            f"Cloudflare answered {status} to {what}: {_errors(payload)}",
+            status=status,
+            retry_after=float(retry_after) if retry_after.strip().isdigit() else None,
+        )
+    if status >= 400 or not isinstance(payload, dict) or payload.get("success") is not True:
+        hint = " (check the API token and its Zone > Cache Purge permission)" if status in (401, 403) else ""
+        raise PurgeRejected(f"Cloudflare rejected {what} with HTTP {status}: {_errors(payload)}{hint}", status=status)
+    return payload
+
+
 @dataclass
 class PurgeResult:
     """What a purge did: the calls that succeeded, and the items that could not be purged."""
@@ -178,28 +212,7 @@ class CloudflarePurger:
 
     def _call(self, form: str, body: dict[str, Any], items: tuple[str, ...], attempts: int) -> PurgeReceipt:
         what = f"a purge of {len(items)} {form}" if items else "a purge of everything"
-        headers = {"Authorization": f"Bearer {self.token()}", "Content-Type": "application/json"}
-        try:
-            response = self.session.post(self.endpoint, json=body, headers=headers, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise PurgeUnavailable(f"{what} could not reach Cloudflare: {type(exc).__name__}") from None
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        status = response.status_code
-        if status == 429 or status >= 500:
-            retry_after = response.headers.get("Retry-After", "")
-            raise PurgeUnavailable(
-                f"Cloudflare answered {status} to {what}: {_errors(payload)}",
-                status=status,
-                retry_after=float(retry_after) if retry_after.strip().isdigit() else None,
-            )
-        if status >= 400 or not isinstance(payload, dict) or payload.get("success") is not True:
-            hint = " (check the API token and its Zone > Cache Purge permission)" if status in (401, 403) else ""
-            raise PurgeRejected(
-                f"Cloudflare rejected {what} with HTTP {status}: {_errors(payload)}{hint}", status=status
-            )
+        payload = api_request(self.session, "POST", self.endpoint, body, self.token, self.timeout, what)
         result = payload.get("result") or {}
         request_id = str(result.get("id", "")) if isinstance(result, dict) else ""
         log.info("purged %d %s (request %s, attempt %d)", len(items), form, request_id, attempts)

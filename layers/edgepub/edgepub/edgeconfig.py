@@ -11,8 +11,8 @@ from typing import Any
 
 import requests
 
-from edgepub.cloudflare import TokenProvider, _errors
-from edgepub.errors import ConfigurationError, PurgeRejected, PurgeUnavailable
+from edgepub.cloudflare import TokenProvider, api_request
+from edgepub.errors import ConfigurationError
 from edgepub.settings import Settings
 
 
@@ -59,26 +59,9 @@ def apply_rules(
     base = f"{settings.cloudflare_api_base.rstrip('/')}/zones/{settings.cloudflare_zone_id}/rulesets/phases"
     results: dict[str, Any] = {}
     for phase, items in rules.items():
-        url = f"{base}/{phase}/entrypoint"
-        try:
-            response = http.put(
-                url,
-                json={"rules": items},
-                timeout=settings.purge_timeout_seconds,
-                headers={"Authorization": f"Bearer {token()}"},
-            )
-        except requests.RequestException as exc:
-            raise PurgeUnavailable(f"could not reach Cloudflare to apply {phase}: {type(exc).__name__}") from None
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        if response.status_code >= 500 or response.status_code == 429:
-            raise PurgeUnavailable(f"Cloudflare answered {response.status_code} for {phase}: {_errors(payload)}")
-        if response.status_code >= 400 or not isinstance(payload, dict) or payload.get("success") is not True:
-            raise PurgeRejected(
-                f"Cloudflare rejected the {phase} rules with HTTP {response.status_code}: {_errors(payload)}",
-                status=response.status_code,
-            )
+        what = f"the {phase} rules"
+        payload = api_request(
+            http, "PUT", f"{base}/{phase}/entrypoint", {"rules": items}, token, settings.purge_timeout_seconds, what
+        )
         results[phase] = payload.get("result")
     return results

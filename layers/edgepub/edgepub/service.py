@@ -7,13 +7,15 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from edgepub.cloudflare import CloudflarePurger
 from edgepub.publisher import Outcome, Publisher
 from edgepub.s3events import parse_notification
 from edgepub.settings import Settings
 from edgepub.urls import expand
+
+if TYPE_CHECKING:  # the publish function never calls Cloudflare: requests stays out of its cold start
+    from edgepub.cloudflare import CloudflarePurger
 
 
 def aws_publisher(settings: Settings) -> Publisher:
@@ -42,7 +44,7 @@ def aws_index(settings: Settings) -> Any:
 
 def aws_purger(settings: Settings) -> CloudflarePurger:
     from edgepub.aws import dynamo_table
-    from edgepub.cloudflare import token_from_settings
+    from edgepub.cloudflare import CloudflarePurger, token_from_settings
     from edgepub.ledger import DynamoLedger
 
     return CloudflarePurger(
