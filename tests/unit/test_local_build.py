@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from edgepub.index import MemoryIndex
 from edgepub.localbuild import build
 from edgepub.settings import Settings
 
@@ -54,3 +55,82 @@ def test_removed_source_is_unpublished(samples, tmp_path):
     assert report.applied.deleted == ["/edge-cache-headers/", "/tags/http/", "/tags/http/page/1/"]
     assert not (out / "edge-cache-headers" / "index.html").exists()
     assert b"edge-cache-headers" not in (out / "index.html").read_bytes()
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_two_worker_processes_build_exactly_what_one_builds(tmp_path):
+    from tests.support.sites import generated_sources
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, data in generated_sources(300):
+        (src / name).write_bytes(data)
+    (src / "broken.md").write_text("---\ntitle: [unclosed\n---\nbody\n")
+    serial = build(src, tmp_path / "serial", Settings(), workers=1)
+    forked = build(src, tmp_path / "forked", Settings(), workers=2)
+    assert forked.count("published") == serial.count("published") == 300
+    assert [o.reason for o in forked.rejected] == [o.reason for o in serial.rejected] != []
+    pages = [
+        {k: v for k, v in _tree(tmp_path / run).items() if not k.startswith(".edgepub/")}
+        for run in ("serial", "forked")
+    ]
+    assert pages[0] == pages[1]
+    assert len(pages[0]) == serial.pages_written > 300
+    assert (tmp_path / "forked/.edgepub/headers.json").read_bytes() == (
+        tmp_path / "serial/.edgepub/headers.json"
+    ).read_bytes()
+    assert (tmp_path / "forked/.edgepub/rejected/content/broken.md.json").is_file()
+    indexes = [MemoryIndex(tmp_path / run / ".edgepub/index.json").model for run in ("serial", "forked")]
+    assert indexes[0].entries == indexes[1].entries and indexes[0].page_hashes == indexes[1].page_hashes
+
+
+def test_a_file_whose_size_and_mtime_are_unchanged_is_not_read_again(samples, tmp_path):
+    src = copy_samples(samples, tmp_path)
+    out = tmp_path / "out"
+    build(src, out, Settings())
+    reads: list[str] = []
+    from edgepub import localbuild
+
+    original = localbuild.publish_all
+
+    def counting(publisher, keys, read, progress=None, known=None):
+        def reading(key: str) -> bytes:
+            reads.append(key)
+            data: bytes = read(key)
+            return data
+
+        return original(publisher, keys, reading, progress, known)
+
+    localbuild.publish_all = counting
+    try:
+        assert build(src, out, Settings()).pages_written == 0
+        assert reads == ["content/broken-front-matter.md"]  # only the rejected one: it has no entry to vouch for
+        md = src / "purge-only-what-changed.md"
+        md.write_text(md.read_text().replace("crutch", "bad habit"))
+        reads.clear()
+        report = build(src, out, Settings())
+        assert "content/purge-only-what-changed.md" in reads
+        assert [p.path for p in report.applied.written] == ["/purge-only-what-changed/"]
+    finally:
+        localbuild.publish_all = original
+
+
+def test_an_index_file_in_the_older_object_form_still_loads(samples, tmp_path):
+    import json
+
+    from edgepub.index import model_to_json
+
+    src = copy_samples(samples, tmp_path)
+    out = tmp_path / "out"
+    build(src, out, Settings())
+    current = MemoryIndex(out / ".edgepub" / "index.json")
+    older = {
+        "site": model_to_json(current.model),
+        "sources": [vars(s) | {} for s in current.sources.values()],
+    }
+    (out / ".edgepub" / "index.json").write_text(json.dumps(older))
+    assert MemoryIndex(out / ".edgepub" / "index.json").model.entries == current.model.entries
+    assert build(src, out, Settings()).pages_written == 0

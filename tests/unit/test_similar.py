@@ -10,7 +10,7 @@ from edgepub.plan import Layout, plan
 from edgepub.site import Entry, SiteModel, similar_for, top_similar
 
 
-def random_model(n: int, seed: int) -> SiteModel:
+def random_model(n: int, seed: int, tags: int = 2) -> SiteModel:
     rng = random.Random(seed)
     model = SiteModel()
     for i in range(n):
@@ -19,7 +19,7 @@ def random_model(n: int, seed: int) -> SiteModel:
             source_key=f"content/e{i}.md",
             title=f"E{i}",
             date=f"2026-01-{1 + i % 28:02d}T00:00:00",
-            tags=tuple(rng.sample(["a", "b", "c", "d", "e", "f"], rng.randint(0, 2))),
+            tags=tuple(rng.sample(list("abcdefghijklmn")[: max(6, tags + 2)], rng.randint(0, tags))),
             stack=tuple(rng.sample(["redis", "s3", "nginx"], rng.randint(0, 1))),
             tools=tuple(rng.sample(["curl", "git", "logs", "wrk"], rng.randint(0, 2))),
             entities=tuple(rng.sample(["cdn", "db"], rng.randint(0, 1))),
@@ -30,6 +30,16 @@ def random_model(n: int, seed: int) -> SiteModel:
 def test_batch_and_single_rankings_agree():
     for seed in range(5):
         model = random_model(120, seed)
+        batch = similar_for(model, list(model.entries), 5)
+        for slug, entry in model.entries.items():
+            assert batch[slug] == top_similar(model, entry, 5), (seed, slug)
+
+
+def test_batch_and_single_rankings_agree_with_many_tags():
+    # up to 12 tags: every level of shared tags, and the counting path for more than 8
+    for seed in range(3):
+        model = random_model(150, seed, tags=12)
+        assert any(len(e.tags) > 8 for e in model.entries.values())
         batch = similar_for(model, list(model.entries), 5)
         for slug, entry in model.entries.items():
             assert batch[slug] == top_similar(model, entry, 5), (seed, slug)

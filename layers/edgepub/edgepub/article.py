@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from typing import Any
 
 from edgepub.errors import InvalidSource, Problem
@@ -167,12 +168,18 @@ _KNOWN = {
 }
 
 
+# control characters (Unicode category Cc) other than tab, newline and carriage return
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+@lru_cache(maxsize=4096)  # the same few dozen keys in every document
 def normalize_key(key: str) -> str:
     snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key.strip())
     snake = re.sub(r"[\s\-]+", "_", snake).lower()
     return _ALIASES.get(snake, _ALIASES.get(snake.replace("_", ""), snake))
 
 
+@lru_cache(maxsize=8192)  # tags and names repeat across articles
 def slugify(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
@@ -202,7 +209,7 @@ class _Collector:
             self.add(name, "is required")
         if len(text) > limit:
             self.add(name, f"is {len(text)} characters long; the limit is {limit}")
-        if any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in text):
+        if _CONTROL_CHARS.search(text):
             self.add(name, "contains control characters")
         return text
 

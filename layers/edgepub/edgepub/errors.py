@@ -35,6 +35,10 @@ class InvalidSource(EdgepubError):
         self.problems = list(problems)
         super().__init__(self.describe())
 
+    def __reduce__(self) -> tuple[type[InvalidSource], tuple[str, list[Problem]]]:
+        # picklable, for the worker processes of a local build
+        return (InvalidSource, (self.source, self.problems))
+
     @classmethod
     def single(cls, source: str, field: str, message: str) -> InvalidSource:
         return cls(source, [Problem(field, message)])

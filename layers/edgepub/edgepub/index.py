@@ -13,14 +13,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
 from edgepub.errors import TransientError
 from edgepub.freshness import FreshnessPolicy
-from edgepub.site import Counter, Entry, SiteModel
+from edgepub.site import ENTRY_FIELDS, Counter, Entry, SiteModel, entries_from_rows
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,10 @@ class SourceRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SourceRecord:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: str(v) for k, v in data.items() if k in names})
+        return cls(**{k: str(v) for k, v in data.items() if k in SOURCE_FIELDS})
+
+
+SOURCE_FIELDS = tuple(f.name for f in fields(SourceRecord))
 
 
 class ArticleIndex(Protocol):
@@ -80,10 +82,28 @@ class MemoryIndex:
         self.sources: dict[str, SourceRecord] = {}
         self.markers: set[str] = set()
         self.cursors: dict[str, str] = {}
+        self._dirty = False  # nothing to write back until something changes
         if path and path.is_file():
-            data = json.loads(path.read_text(encoding="utf-8"))
-            self.model = model_from_json(data["site"])
-            self.sources = {s["key"]: SourceRecord.from_dict(s) for s in data.get("sources", [])}
+            self._read(json.loads(path.read_text(encoding="utf-8")))
+
+    # The file keeps entries and source records as rows under a header of
+    # field names: a 10,000-article site loads and saves in a fraction of the
+    # time of one object per entry. Files with objects (older builds) still load.
+
+    def _read(self, data: dict[str, Any]) -> None:
+        site = data["site"]
+        self.model = model_from_json(site)
+        if "entry_fields" in site:
+            self.model.entries = entries_from_rows(site["entry_fields"], site["entry_rows"])
+        if "source_fields" in data:
+            names = data["source_fields"]
+            if tuple(names) == SOURCE_FIELDS:
+                records = (SourceRecord(*row) for row in data["source_rows"])
+            else:  # written by another version: go by name
+                records = (SourceRecord.from_dict(dict(zip(names, row, strict=True))) for row in data["source_rows"])
+        else:
+            records = (SourceRecord.from_dict(s) for s in data.get("sources", []))
+        self.sources = {r.key: r for r in records}
 
     def load(self) -> SiteModel:
         return self.model
@@ -91,12 +111,15 @@ class MemoryIndex:
     def save(self, before: SiteModel, after: SiteModel) -> None:
         after.version = before.version + 1
         self.model = after
+        self._dirty = True
 
     def source(self, key: str) -> SourceRecord | None:
         return self.sources.get(key)
 
     def save_source(self, record: SourceRecord) -> None:
-        self.sources[record.key] = record
+        if self.sources.get(record.key) != record:
+            self.sources[record.key] = record
+            self._dirty = True
 
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -136,13 +159,20 @@ class MemoryIndex:
         self.cursors[name] = value
 
     def flush(self) -> None:
-        if self.path is None:
+        if self.path is None or not self._dirty:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"site": model_to_json(self.model), "sources": [asdict(s) for s in self.sources.values()]}
+        site = model_to_json(replace(self.model, entries={}))
+        site |= {"entry_fields": ENTRY_FIELDS, "entry_rows": [e.to_row() for e in self.model.entries.values()]}
+        data = {
+            "site": site,
+            "source_fields": SOURCE_FIELDS,
+            "source_rows": [[getattr(s, n) for n in SOURCE_FIELDS] for s in self.sources.values()],
+        }
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
         tmp.replace(self.path)
+        self._dirty = False
 
 
 # -- DynamoDB ---------------------------------------------------------------------

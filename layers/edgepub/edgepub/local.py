@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,15 @@ from edgepub.ports import PurgeReceipt, SourceObject, StoredPage, unique
 
 
 def _inside(root: Path, key: str) -> Path:
-    target = (root / key).resolve()
-    if not target.is_relative_to(root.resolve()):
+    """ROOT/key, refusing a key that could leave ROOT (absolute, or with a `..` step).
+
+    A lexical check: the folders under ROOT are edgepub's own, so no symlink
+    is followed that edgepub did not make, and no per-file realpath is paid.
+    """
+    parts = key.split("/")
+    if not key or key.startswith("/") or "\\" in key or any(p in ("..", "") for p in parts[:-1]) or parts[-1] == "..":
         raise UnsafePath(f"{key!r} escapes {root}")
-    return target
+    return root.joinpath(*parts)
 
 
 class FolderSourceStore:
@@ -32,7 +38,7 @@ class FolderSourceStore:
         return self.prefix + path.relative_to(self.root).as_posix()
 
     def list_keys(self) -> list[str]:
-        return sorted(self.key_for(p) for p in self.root.rglob("*") if p.is_file())
+        return sorted(self.prefix + rel for rel in _walk(self.root))
 
     def read(self, key: str, *, max_bytes: int, version: str = "") -> SourceObject | None:
         # a folder keeps no versions: always the current file
@@ -52,54 +58,85 @@ class FolderSourceStore:
     def delete_report(self, key: str) -> None:
         _inside(self.reports, key + ".json").unlink(missing_ok=True)
 
+    def reported(self) -> set[str]:
+        """Keys that have a rejection report (one folder walk instead of a look per source)."""
+        return {rel.removesuffix(".json") for rel in _walk(self.reports) if rel.endswith(".json")}
+
     def read_report(self, key: str) -> Mapping[str, Any] | None:
         path = _inside(self.reports, key + ".json")
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
 class FolderPageStore:
-    """Pages as files under a folder; their headers in ROOT/.edgepub/headers/, out of the served tree."""
+    """Pages as files under a folder. Their headers are kept in one manifest,
+    ROOT/.edgepub/headers.json, out of the served tree: written by `flush()`."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.headers = root / ".edgepub" / "headers"
+        self.manifest = root / ".edgepub" / "headers.json"
+        self._headers: dict[str, dict[str, Any]] | None = None
+        self._dirs: set[Path] = set()
+        self._dirty = False
 
-    def _meta_path(self, key: str) -> Path:
-        return _inside(self.headers, key + ".json")
+    @property
+    def headers(self) -> dict[str, dict[str, Any]]:
+        if self._headers is None:
+            loaded = json.loads(self.manifest.read_text(encoding="utf-8")) if self.manifest.is_file() else {}
+            self._headers = dict(loaded)
+        return self._headers
 
     def head(self, key: str) -> StoredPage | None:
-        meta_path = self._meta_path(key)
-        if not meta_path.is_file():
+        meta = self.headers.get(key)
+        if meta is None or not _inside(self.root, key).is_file():
             return None
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
         return StoredPage(key=key, content_hash=meta.get("content-hash", ""), version_id="", metadata=meta)
 
     def put(self, page: Page) -> str:
         path = _inside(self.root, page.key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in self._dirs:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(path.parent)
         path.write_bytes(page.body)
-        meta = dict(page.metadata(), **{"content-type": page.content_type})
-        meta_path = self._meta_path(page.key)
-        meta_path.parent.mkdir(parents=True, exist_ok=True)
-        meta_path.write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
+        self.record(page)
         return ""
+
+    def record(self, page: Page) -> None:
+        """Remember a page's headers (one written by another process, say)."""
+        self.headers[page.key] = dict(page.metadata(), **{"content-type": page.content_type})
+        self._dirty = True
 
     def delete(self, key: str) -> None:
         _inside(self.root, key).unlink(missing_ok=True)
-        self._meta_path(key).unlink(missing_ok=True)
+        if self.headers.pop(key, None) is not None:
+            self._dirty = True
+
+    def flush(self) -> None:
+        if not self._dirty:
+            return
+        self.manifest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.manifest.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.headers, sort_keys=True, separators=(",", ":")), encoding="utf-8")
+        tmp.replace(self.manifest)
+        self._dirty = False
 
     def read(self, key: str) -> bytes | None:
         path = _inside(self.root, key)
         return path.read_bytes() if path.is_file() else None
 
     def list_keys(self, token: str = "", limit: int = 1000) -> tuple[list[str], str]:
-        keys = sorted(
-            p.relative_to(self.root).as_posix()
-            for p in self.root.rglob("*")
-            if p.is_file() and ".edgepub" not in p.relative_to(self.root).parts
-        )
-        keys = [k for k in keys if k > token]
+        keys = sorted(k for k in _walk(self.root, skip=".edgepub") if k > token)
         return keys[:limit], keys[limit - 1] if len(keys) > limit else ""
+
+
+def _walk(root: Path, skip: str = "") -> Iterator[str]:
+    """Relative POSIX paths of the files under root (os.walk: one scandir per folder)."""
+    base = len(str(root)) + 1
+    for folder, dirs, files in os.walk(root):
+        if skip and folder == str(root) and skip in dirs:
+            dirs.remove(skip)
+        rel = folder[base:].replace(os.sep, "/")
+        for name in files:
+            yield f"{rel}/{name}" if rel else name
 
 
 class RecordingPurger:

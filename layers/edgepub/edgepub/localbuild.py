@@ -6,14 +6,17 @@ changed. All changes of one build are planned together."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from edgepub.article import Article
 from edgepub.errors import InvalidSource
 from edgepub.index import MemoryIndex, SourceRecord
 from edgepub.local import FolderPageStore, FolderSourceStore, RecordingPurger
+from edgepub.parallel import default_workers, fork_map
 from edgepub.plan import Layout
 from edgepub.publisher import Applied, Outcome, Publisher, check_source_key, entry_for
 from edgepub.readers import read_article, supported
@@ -26,6 +29,7 @@ class BuildReport:
     outcomes: list[Outcome] = field(default_factory=list)
     applied: Applied = field(default_factory=Applied)
     sources: int = 0
+    hashes: dict[str, str] = field(default_factory=dict)  # source key -> sha256 of the bytes built
 
     def count(self, action: str) -> int:
         return sum(1 for o in self.outcomes if o.action == action)
@@ -54,29 +58,100 @@ def _time_state_changed(entry: Entry, now: str) -> bool:
     )
 
 
+class Stamps:
+    """Size, modification time and hash of each source file at the last build,
+    in OUT/.edgepub/stamps.json: a file whose size and mtime (in ns) are
+    unchanged is not read again (what make and Hugo rely on too). Delete the
+    file, or OUT/.edgepub, to have every source read and hashed afresh."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.stamps: dict[str, list[Any]] = {}
+        if path.is_file():
+            try:
+                self.stamps = dict(json.loads(path.read_text(encoding="utf-8")))
+            except ValueError:
+                self.stamps = {}  # a damaged file costs one full read, nothing more
+        self.changed = False
+        self._seen: dict[str, list[int] | None] = {}
+
+    @staticmethod
+    def _stat(file: Path) -> list[int] | None:
+        try:
+            st = file.stat()
+        except OSError:
+            return None
+        return [st.st_size, st.st_mtime_ns]
+
+    def known(self, key: str, file: Path) -> str | None:
+        """The hash recorded for `file`, if it has not changed since."""
+        stat = self._seen[key] = self._stat(file)  # taken before the file is read: a later edit shows next time
+        stamp = self.stamps.get(key)
+        return str(stamp[2]) if stamp and stamp[:2] == stat else None
+
+    def record(self, key: str, file: Path, digest: str) -> None:
+        stat = self._seen[key] if key in self._seen else self._stat(file)
+        if stat is not None and self.stamps.get(key) != [*stat, digest]:
+            self.stamps[key] = [*stat, digest]
+            self.changed = True
+
+    def keep_only(self, keys: set[str]) -> None:
+        for key in set(self.stamps) - keys:
+            del self.stamps[key]
+            self.changed = True
+
+    def flush(self) -> None:
+        if self.changed:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.stamps, separators=(",", ":")), encoding="utf-8")
+            tmp.replace(self.path)
+
+
 def build(
     src: Path,
     out: Path,
     settings: Settings,
     progress: Callable[[str], None] | None = None,
     layout: Layout | None = None,
+    workers: int | None = None,
 ) -> BuildReport:
-    index = MemoryIndex(out / ".edgepub" / "index.json")
-    sources = FolderSourceStore(src, out / ".edgepub" / "rejected", prefix=settings.source_prefix)
+    state = out / ".edgepub"
+    index = MemoryIndex(state / "index.json")
+    sources = FolderSourceStore(src, state / "rejected", prefix=settings.source_prefix)
+    pages = FolderPageStore(out)
     publisher = Publisher(
         settings,
         sources=sources,
-        pages=FolderPageStore(out),
+        pages=pages,
         purger=RecordingPurger(settings.purge_batch_size),
         index=index,
         layout=layout,
+        workers=default_workers() if workers is None else workers,
     )
+    stamps = Stamps(state / "stamps.json")
     keys = [k for k in sources.list_keys() if supported(k)]
+
+    def file_of(key: str) -> Path:
+        return src / key.removeprefix(settings.source_prefix)
+
     report = publish_all(
-        publisher, keys, lambda key: (src / key.removeprefix(settings.source_prefix)).read_bytes(), progress
+        publisher,
+        keys,
+        lambda key: file_of(key).read_bytes(),
+        progress,
+        known=lambda key: stamps.known(key, file_of(key)),
     )
+    for key, digest in report.hashes.items():
+        stamps.record(key, file_of(key), digest)
+    stamps.keep_only(set(keys))
     index.flush()
+    pages.flush()
+    stamps.flush()
     return report
+
+
+Parsed = tuple[str, str, Article | InvalidSource | None]  # key, sha256, what reading found (None: unchanged)
 
 
 def publish_all(
@@ -84,11 +159,14 @@ def publish_all(
     keys: list[str],
     read: Callable[[str], bytes],
     progress: Callable[[str], None] | None = None,
+    known: Callable[[str], str | None] | None = None,
 ) -> BuildReport:
     """Bring the site in line with exactly these sources, planned as one change.
 
-    Sources whose bytes match what the index recorded are not parsed again;
-    indexed sources missing from `keys` are unpublished.
+    Sources whose bytes match what the index recorded are not parsed again
+    (nor read, when `known` vouches for their hash); indexed sources missing
+    from `keys` are unpublished. Reading and parsing, and later rendering, run
+    in `publisher.workers` processes when there are many.
     """
     settings, index = publisher.settings, publisher.index
     model = index.load()
@@ -96,25 +174,55 @@ def publish_all(
     now_iso = now.isoformat()
     by_source = {e.source_key: e for e in model.entries.values()}
     report = BuildReport(sources=len(keys))
+
+    def settled(key: str) -> Entry | None:
+        """The entry of a source that needs no work if its hash still matches."""
+        previous = by_source.get(key)
+        return previous if previous is not None and not _time_state_changed(previous, now_iso) else None
+
+    todo: list[str] = []
+    for key in keys:
+        previous = settled(key)
+        if previous is not None and known is not None and known(key) == previous.source_hash:
+            report.hashes[key] = previous.source_hash
+            report.outcomes.append(Outcome(key, "unchanged"))
+        else:
+            todo.append(key)
+
+    def parse(chunk: Sequence[str]) -> list[Parsed]:
+        results: list[Parsed] = []
+        for key in chunk:
+            data = read(key)
+            digest = hashlib.sha256(data).hexdigest()
+            previous = settled(key)
+            if previous is not None and previous.source_hash == digest:
+                results.append((key, digest, None))
+                continue
+            try:
+                check_source_key(settings, key)
+                if len(data) > settings.max_source_bytes:
+                    raise InvalidSource.single(
+                        key, "size", f"is {len(data)} bytes; the limit is {settings.max_source_bytes}"
+                    )
+                results.append((key, digest, read_article(key, data)))
+            except InvalidSource as error:
+                results.append((key, digest, error))
+        return results
+
+    parsed = fork_map(parse, todo, publisher.workers) if publisher.workers > 1 else parse(todo)
+    reported = publisher.sources.reported() if hasattr(publisher.sources, "reported") else None
     changes: dict[str, Entry | None] = {}
     articles: dict[str, Article] = {}
-    for key in keys:
-        previous = by_source.get(key)
-        data = read(key)
-        if (
-            previous is not None
-            and previous.source_hash == hashlib.sha256(data).hexdigest()
-            and not (_time_state_changed(previous, now_iso))
-        ):
+    for key, digest, result in parsed:
+        report.hashes[key] = digest
+        if result is None:
             report.outcomes.append(Outcome(key, "unchanged"))
             continue
+        previous = by_source.get(key)
         try:
-            check_source_key(settings, key)
-            if len(data) > settings.max_source_bytes:
-                raise InvalidSource.single(
-                    key, "size", f"is {len(data)} bytes; the limit is {settings.max_source_bytes}"
-                )
-            article = read_article(key, data)
+            if isinstance(result, InvalidSource):
+                raise result
+            article = result
             claimed = changes.get(article.slug) or model.entries.get(article.slug)
             if claimed is not None and claimed.source_key != key:
                 raise InvalidSource.single(key, "slug", f"{article.slug!r} is already used by {claimed.source_key}")
@@ -126,10 +234,11 @@ def publish_all(
             changes[previous.slug] = None
             if previous.live:
                 moved = (*moved, previous.path)
-        entry = publisher.mark_outdated(entry_for(article, "", data, model.entries.get(article.slug), now, moved))
+        entry = publisher.mark_outdated(entry_for(article, "", digest, model.entries.get(article.slug), now, moved))
         changes[article.slug] = entry
         articles[article.slug] = article
-        publisher.sources.delete_report(key)
+        if reported is None or key in reported:
+            publisher.sources.delete_report(key)
         index.save_source(SourceRecord(key=key, slug=article.slug, state=entry.status, updated=now_iso))
         report.outcomes.append(Outcome(key, "published" if entry.live else "held", reason=entry.status))
         if progress:

@@ -263,21 +263,27 @@ def _sitemaps(before: SiteModel, after: SiteModel, result: SitePlan) -> None:
 def _similar_posts(before: SiteModel, after: SiteModel, changed: list[str], layout: Layout, result: SitePlan) -> None:
     """Recompute similar-post blocks that the changes can reach, in `after`."""
     k = layout.similar_count
+    # a change that leaves what ranking reads alone (a body edit, a new summary) moves no block
+    reranked = [s for s in changed if _similarity(before.entries.get(s)) != _similarity(after.entries.get(s))]
     live_count = sum(1 for e in after.entries.values() if e.live)
-    if len(changed) > max(200, live_count // 10):
+    if len(reranked) > max(200, live_count // 10):
         # a bulk change (a first build): ranking everything at once is cheaper than finding who is reached
         everything = [s for s, e in after.entries.items() if e.live]
         for slug, similar in similar_for(after, everything, k).items():
             if similar != after.entries[slug].similar:
                 after.entries[slug] = replace(after.entries[slug], similar=similar)
-    else:
-        _reached_similar_posts(before, after, changed, k)
+    elif reranked:
+        _reached_similar_posts(before, after, reranked, k)
     for slug in changed:
         new = after.entries.get(slug)
         old = before.entries.get(slug)
         if old is not None and new is not None and old.live and new.live and old.title != new.title:
             for other in before.mentions(slug) & after.mentions(slug):
                 result.add(PageRef("article", (other,)), f"shows {slug} as a similar post")
+
+
+def _similarity(entry: Entry | None) -> tuple[object, ...] | None:
+    return entry.similarity() if entry is not None and entry.live else None
 
 
 def _reached_similar_posts(before: SiteModel, after: SiteModel, changed: list[str], k: int) -> None:

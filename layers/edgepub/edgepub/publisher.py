@@ -18,7 +18,7 @@ import hashlib
 import logging
 import posixpath
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -112,8 +112,12 @@ def _iso(moment: datetime | None) -> str:
     return moment.astimezone(UTC).isoformat() if moment else ""
 
 
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def entry_for(
-    article: Article, version: str, data: bytes, previous: Entry | None, now: datetime, moved_from: tuple[str, ...]
+    article: Article, version: str, source_hash: str, previous: Entry | None, now: datetime, moved_from: tuple[str, ...]
 ) -> Entry:
     """The index entry of an article: what every page but its own shows of it."""
     return Entry(
@@ -141,7 +145,7 @@ def entry_for(
         aliases=article.aliases,
         moved_from=moved_from,
         source_version=version,
-        source_hash=hashlib.sha256(data).hexdigest(),
+        source_hash=source_hash,
     )
 
 
@@ -155,6 +159,7 @@ class Publisher:
         index: ArticleIndex,
         clock: Clock = utcnow,
         layout: Layout | None = None,
+        workers: int = 1,
     ) -> None:
         self.settings = settings
         self.sources = sources
@@ -164,6 +169,7 @@ class Publisher:
         self.clock = clock
         self.layout = layout or Layout()
         self.renderer = Renderer(settings)
+        self.workers = workers  # processes rendering a large plan (local builds); 1 in Lambda
 
     # -- the story --------------------------------------------------------------
 
@@ -214,7 +220,9 @@ class Publisher:
             moved = owned.moved_from if owned else ()
             if owned is not None and owned.slug != article.slug and owned.live:
                 moved = (*moved, owned.path)
-            entry = self.mark_outdated(entry_for(article, obj.version_id, obj.data, previous, self.clock(), moved))
+            entry = self.mark_outdated(
+                entry_for(article, obj.version_id, sha256(obj.data), previous, self.clock(), moved)
+            )
         except InvalidSource as error:
             return self.reject(key, error), "rejected", record.slug if owned else "", record.version
 
@@ -282,10 +290,7 @@ class Publisher:
     def _store(self, model: SiteModel, site_plan: SitePlan, articles: Mapping[str, Article]) -> Applied:
         after = site_plan.after
         applied = Applied()
-        for ref in sorted(site_plan.render):
-            page = self._render(ref, site_plan, articles)
-            if page is not None and after.page_hashes.get(page.path) != page.content_hash:
-                applied.written.append(page)
+        applied.written = self._render_changed(sorted(site_plan.render), site_plan, articles)
         applied.deleted = sorted(p for p in site_plan.delete if p in after.page_hashes)
         urls = [self._purge_item(p) for p in applied.written] + [self.renderer.url(p) for p in applied.deleted]
         if urls:
@@ -303,6 +308,23 @@ class Publisher:
             self.index.save(model, after)  # nothing changed (a re-upload, a republish): no write at all
         applied.purged = self.flush_purges(after)
         return applied
+
+    def _render_changed(self, refs: list[PageRef], site_plan: SitePlan, articles: Mapping[str, Article]) -> list[Page]:
+        """The pages of `refs` whose bytes differ from what is stored; rendered in
+        `workers` forked processes when the plan is large (a first build)."""
+        stored = site_plan.after.page_hashes
+
+        def render(chunk: Sequence[PageRef]) -> list[Page | None]:
+            pages = (self._render(ref, site_plan, articles) for ref in chunk)
+            return [p if p is not None and stored.get(p.path) != p.content_hash else None for p in pages]
+
+        if self.workers > 1:
+            from edgepub.parallel import fork_map
+
+            rendered = fork_map(render, refs, self.workers)
+        else:
+            rendered = render(refs)
+        return [page for page in rendered if page is not None]
 
     def flush_purges(self, after: SiteModel) -> list[str]:
         """Purge everything pending (this change's and any an earlier attempt left), then forget it."""

@@ -13,9 +13,10 @@ from __future__ import annotations
 import copy
 from collections import Counter as Tally
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
+from itertools import combinations
 from typing import Any
 
 from edgepub.article import slugify
@@ -96,24 +97,52 @@ class Entry:
         """What a listing shows of the entry: a change here rewrites its listings."""
         return (self.title, self.summary, self.date, self.path)
 
+    def similarity(self) -> tuple[object, ...]:
+        """Everything similar-post ranking reads of the entry (see `rank_key`)."""
+        return (self.live, self.tag_set, self.stack_set, self.other_set, self.date)
+
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in ENTRY_FIELDS}
+
+    def to_row(self) -> list[Any]:
+        """The values in `ENTRY_FIELDS` order: a compact form for the local index file."""
+        return [getattr(self, name) for name in ENTRY_FIELDS]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Entry:
-        known = {f.name: f for f in fields(cls)}
         values: dict[str, Any] = {}
         for name, value in data.items():
-            if name not in known:
+            if name not in _KNOWN:
                 continue
             if name == "tag_pages":
                 value = tuple((str(t), int(n)) for t, n in value)
             elif isinstance(value, list):
                 value = tuple(value)
-            elif name in ("archive_page", "sitemap_shard", "review_interval_days"):
+            elif name in _INTEGERS:
                 value = int(value)
             values[name] = value
         return cls(**values)
+
+
+ENTRY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Entry))
+_KNOWN = frozenset(ENTRY_FIELDS)
+_INTEGERS = frozenset({"archive_page", "sitemap_shard", "review_interval_days"})
+_TUPLES = tuple(i for i, f in enumerate(fields(Entry)) if str(f.type).startswith("tuple") and f.name != "tag_pages")
+_TAG_PAGES = ENTRY_FIELDS.index("tag_pages")
+
+
+def entries_from_rows(names: list[str], rows: list[list[Any]]) -> dict[str, Entry]:
+    """Entries from `Entry.to_row` rows written under the field `names` of their time."""
+    if tuple(names) != ENTRY_FIELDS:  # written by another version: go by name
+        return {e.slug: e for e in (Entry.from_dict(dict(zip(names, row, strict=True))) for row in rows)}
+    entries = {}
+    for row in rows:
+        for i in _TUPLES:
+            row[i] = tuple(row[i])
+        row[_TAG_PAGES] = tuple((t, n) for t, n in row[_TAG_PAGES])
+        entry = Entry(*row)
+        entries[entry.slug] = entry
+    return entries
 
 
 @dataclass
@@ -275,11 +304,11 @@ def similar_for(model: SiteModel, slugs: Iterable[str], k: int) -> dict[str, tup
     """
     live = sorted((e for e in model.entries.values() if e.live), key=lambda e: e.order)
     ids = {e.slug: i for i, e in enumerate(live)}
-    tag_posts: dict[str, list[int]] = defaultdict(list)
+    tag_sets: dict[str, set[int]] = defaultdict(set)
     secondary_sets: dict[str, set[int]] = defaultdict(set)
     for i, e in enumerate(live):
         for tag in e.tag_set:
-            tag_posts[tag].append(i)
+            tag_sets[tag].add(i)
         for stack in e.stack_set:
             secondary_sets[f"stack:{stack}"].add(i)
         for other in e.other_set:
@@ -299,29 +328,44 @@ def similar_for(model: SiteModel, slugs: Iterable[str], k: int) -> dict[str, tup
     for slug in slugs:
         entry = model.entries[slug]
         me = ids[slug]
-        tags: Tally[int] = Tally()
-        for tag in entry.tag_set:
-            tags.update(tag_posts[tag])
-        tags.pop(me, None)
-        levels: dict[int, list[int]] = defaultdict(list)
-        for candidate, shared in tags.items():
-            levels[shared].append(candidate)
         ranked: list[int] = []
-        for shared in sorted(levels, reverse=True):
-            level = sorted(levels[shared])  # older first ...
-            secondary = secondary_of(entry, set(level))
-            level.sort(key=secondary.__getitem__, reverse=True)  # ... within equal secondary (sort is stable)
-            ranked += level
+        seen = {me}
+        for level in _tag_levels([tag_sets[t] for t in entry.tag_set]):
+            level -= seen  # those sharing more tags are ranked already
+            if not level:
+                continue
+            seen |= level
+            secondary = secondary_of(entry, level)
+            ranked += sorted(level, key=lambda c: (-secondary[c], c))  # more secondary, then older
             if len(ranked) >= k:
                 break
         if len(ranked) < k:
             secondary = secondary_of(entry, None)
-            secondary.pop(me, None)
-            rest = sorted(c for c in secondary if c not in tags)
-            rest.sort(key=secondary.__getitem__, reverse=True)
+            rest = sorted((c for c in secondary if c not in seen), key=lambda c: (-secondary[c], c))
             ranked += rest
         result[slug] = tuple(live[c].slug for c in ranked[:k])
     return result
+
+
+def _tag_levels(posting: list[set[int]]) -> Iterator[set[int]]:
+    """Candidates sharing at least m of the entry's tags, for m from all of them down to 1.
+
+    Unions of intersections of m tag posting sets, done as C set operations: an
+    entry's few tags make few combinations, and the top levels are usually
+    enough to fill k places. Many tags fall back to counting.
+    """
+    if len(posting) > 8:
+        shared: Tally[int] = Tally()
+        for members in posting:
+            shared.update(members)
+        for m in range(len(posting), 0, -1):
+            yield {c for c, n in shared.items() if n >= m}
+        return
+    for m in range(len(posting), 0, -1):
+        level: set[int] = set()
+        for combo in combinations(posting, m):
+            level |= set.intersection(*combo)
+        yield level
 
 
 def tag_slug(tag: str) -> str:
