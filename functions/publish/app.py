@@ -8,7 +8,7 @@ Invalid sources are not failures: they are reported and the record is done.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
@@ -17,8 +17,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from edgepub import service
-from edgepub.publisher import Publisher
 from edgepub.settings import Settings
+
+if TYPE_CHECKING:  # the publisher (jinja2, yaml, markdown) loads with the first event
+    from edgepub.publisher import Publisher
 
 logger = Logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"edgepub"})

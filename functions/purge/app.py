@@ -4,7 +4,9 @@ Publishers enqueue the URLs (and cache tags) they changed; the event source
 mapping's batching window gathers a burst of them into one invocation, which
 de-duplicates across every message, expands each URL to the URLs visitors
 request (extra hostnames, trailing-slash policy) and purges in batches at the
-plan's limits, paced and retried. Messages whose items could not be purged are
+plan's limits, paced and retried. A busy invocation sends only full batches and
+carries the remainder to the next window (edgepub.carry, bounded by
+EDGEPUB_PURGE_MAX_HOLD_SECONDS). Messages whose items could not be purged are
 reported as failures, so SQS delivers them again and, in the end, to the DLQ.
 Records are coalesced, so this handler reports partial failures itself rather
 than through Powertools' one-record-at-a-time batch processor.
@@ -13,15 +15,17 @@ than through Powertools' one-record-at-a-time batch processor.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from edgepub import service
-from edgepub.cloudflare import CloudflarePurger
 from edgepub.settings import Settings
+
+if TYPE_CHECKING:  # requests loads with the first event; the publisher (jinja2, yaml) never does
+    from edgepub.cloudflare import CloudflarePurger
 
 logger = Logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"edgepub"})
@@ -38,7 +42,7 @@ def purger() -> CloudflarePurger:
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    records = [(record.message_id, record.body) for record in SQSEvent(event).records]
+    records = [(r.message_id, r.body, r.attributes.get("SentTimestamp")) for r in SQSEvent(event).records]
     client = purger()
     client.time_left = lambda: context.get_remaining_time_in_millis() / 1000 - 5
     report = service.purge_messages(client, records)

@@ -85,6 +85,21 @@ def test_purge_queue_batches_a_burst_and_has_a_dlq_alarm(template):
     assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["PurgeDLQ", "QueueName"]}
 
 
+def test_the_purge_function_can_carry_a_remainder_to_its_own_queue(template):
+    env = template["Resources"]["PurgeFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["EDGEPUB_PURGE_QUEUE_URL"] == {"Ref": "PurgeQueue"}
+    assert env["EDGEPUB_PURGE_MAX_HOLD_SECONDS"] == {"Ref": "PurgeMaxHoldSeconds"}
+    # the carry is delayed a little less than the window, so it joins the next batch
+    window = template["Resources"]["PurgeFunctionPurgeRequests"]["Properties"]["MaximumBatchingWindowInSeconds"]
+    assert 0 < int(env["EDGEPUB_PURGE_CARRY_DELAY_SECONDS"]) < window
+    statements = [
+        statement
+        for policy in template["Resources"]["PurgeFunctionRole"]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    assert any("sqs:SendMessage" in str(s["Action"]) and "PurgeQueue" in str(s["Resource"]) for s in statements)
+
+
 def test_only_the_purge_function_can_read_the_cloudflare_token(template):
     readers = [
         name

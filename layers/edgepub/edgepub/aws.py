@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from edgepub.errors import TransientError
 from edgepub.pages import Page
@@ -237,6 +237,26 @@ class SqsPurgeQueue:
                     )
                 )
         return receipts
+
+    def carry(self, urls: Sequence[str], tags: Sequence[str], *, first_seen: float, delay: int) -> str:
+        """Put a purge invocation's remainder back on the queue as one message, visible
+        after `delay` seconds, so it joins the next batching window (edgepub.carry).
+        The body says it was carried and when its oldest item was first seen; its
+        URLs are already the URLs visitors request. Returns the message id."""
+        body = {"urls": list(urls), "tags": list(tags), "carried": True, "first_seen": round(first_seen, 3)}
+        try:
+            response = self.sqs.send_message(
+                QueueUrl=self.queue_url,
+                MessageBody=json.dumps(body),
+                DelaySeconds=delay,
+                MessageAttributes={
+                    "carried": {"DataType": "String", "StringValue": "true"},
+                    "first_seen": {"DataType": "Number", "StringValue": f"{first_seen:.3f}"},
+                },
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise TransientError(f"could not carry purges to the next window: {exc}") from exc
+        return str(response["MessageId"])
 
 
 class S3ReportStore:

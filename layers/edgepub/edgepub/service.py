@@ -9,13 +9,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from edgepub.publisher import Outcome, Publisher
 from edgepub.s3events import parse_notification
 from edgepub.settings import Settings
 from edgepub.urls import expand
 
-if TYPE_CHECKING:  # the publish function never calls Cloudflare: requests stays out of its cold start
+# Imported where used, so that each function's cold start loads only its own path:
+# the publish function never calls Cloudflare (requests), and the purge function
+# never renders (publisher: jinja2, yaml, cmarkgfm, nh3). tests/unit/test_cold_start.py
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from edgepub.aws import SqsPurgeQueue
     from edgepub.cloudflare import CloudflarePurger
+    from edgepub.publisher import Outcome, Publisher
 
 
 def aws_publisher(settings: Settings) -> Publisher:
@@ -23,6 +29,7 @@ def aws_publisher(settings: Settings) -> Publisher:
     purge queue (or Cloudflare directly when no queue is configured)."""
     from edgepub.aws import S3PageStore, S3SourceStore, SqsPurgeQueue
     from edgepub.ports import Purger
+    from edgepub.publisher import Publisher
 
     purger: Purger = SqsPurgeQueue(settings) if settings.purge_queue_url else aws_purger(settings)
     return Publisher(
@@ -57,36 +64,95 @@ def aws_purger(settings: Settings) -> CloudflarePurger:
 @dataclass
 class PurgeReport:
     messages: int = 0
-    urls: int = 0
+    urls: int = 0  # sent now
     tags: int = 0
     calls: int = 0
     retries: int = 0
+    carried: int = 0  # items put back on the queue for the next batching window (edgepub.carry)
+    carried_in: int = 0  # items that arrived carried by an earlier invocation
+    carry: str = ""  # quiet, busy, due or disabled: why the URLs were (not) carried
+    oldest_wait_s: float = 0.0  # how long the longest-waiting item sent now had waited
     failed_items: list[str] = field(default_factory=list)
     failed_messages: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
 
-def purge_messages(purger: CloudflarePurger, records: list[tuple[str, str]]) -> PurgeReport:
-    """Coalesce purge-queue messages (id, body) into one de-duplicated purge."""
+# A purge-queue record: (message id, body) or (message id, body, SentTimestamp in epoch milliseconds).
+PurgeQueueRecord = tuple[str, str] | tuple[str, str, str | None]
+
+
+def purge_messages(
+    purger: CloudflarePurger,
+    records: Sequence[PurgeQueueRecord],
+    *,
+    queue: SqsPurgeQueue | None = None,
+    clock: Callable[[], float] | None = None,
+) -> PurgeReport:
+    """Coalesce purge-queue messages into one de-duplicated purge.
+
+    With fewer than a batch of URLs, everything is sent now. With more, and a
+    purge queue to carry to (`queue`, else the settings' purge queue), only full
+    batches are sent and the remainder, listing pages last, goes back on the
+    queue as one delayed message for the next window (edgepub.carry). A message
+    whose items could not be purged is reported failed (SQS retries it); one whose
+    items were sent or carried is done."""
+    import time
+
+    from edgepub.carry import no_rank, oldest, split_for_carry
+    from edgepub.errors import TransientError
+
+    settings = purger.settings
+    now = (clock or time.time)()
     report = PurgeReport(messages=len(records))
     wanted: dict[str, list[str]] = {}  # message id -> the items it asked for
+    first_seen: dict[str, float] = {}  # item -> when the oldest message asking for it was sent
     urls: list[str] = []
     tags: list[str] = []
-    for message_id, body in records:
+    for record in records:
+        message_id, body = record[0], record[1]
         try:
             message = json.loads(body)
-            message_urls = expand([str(u) for u in message.get("urls", [])], purger.settings)
+            carried = message.get("carried") is True
+            raw_urls = [str(u) for u in message.get("urls", [])]
+            # a carried message holds the URLs visitors request already
+            message_urls = raw_urls if carried else expand(raw_urls, settings)
             message_tags = [str(t) for t in message.get("tags", [])]
+            sent = _sent_at(record[2] if len(record) > 2 else None, now)
+            seen = float(message.get("first_seen", sent)) if carried else sent
         except (ValueError, AttributeError, TypeError) as exc:
             report.failed_messages.append(message_id)
             report.errors.append(f"message {message_id} is not a purge request: {exc}")
             continue
         wanted[message_id] = message_urls + message_tags
+        for item in wanted[message_id]:
+            first_seen[item] = min(first_seen.get(item, seen), seen)
+        if carried:
+            report.carried_in += len(wanted[message_id])
         urls += message_urls
         tags += message_tags
-    result = purger.purge_items({"files": urls, "tags": tags})
-    report.urls = len(set(urls))
-    report.tags = len(set(tags))
+
+    if queue is None and settings.purge_queue_url:
+        from edgepub.aws import SqsPurgeQueue
+
+        queue = SqsPurgeQueue(settings)
+    delay = settings.purge_carry_delay_seconds
+    max_hold = settings.purge_max_hold_seconds if queue is not None else 0
+    files = split_for_carry(urls, purger.limits["files"], first_seen, now, delay=delay, max_hold=max_hold)
+    by_tag = split_for_carry(tags, purger.limits["tags"], first_seen, now, delay=delay, max_hold=max_hold, rank=no_rank)
+    send = {"files": files.send, "tags": by_tag.send}
+    carry = files.carry + by_tag.carry
+    report.carry = files.reason
+    if carry and queue is not None:
+        try:
+            queue.carry(files.carry, by_tag.carry, first_seen=oldest(carry, first_seen, now), delay=delay)
+            report.carried = len(carry)
+        except TransientError as exc:  # no carry, no wait: send it now, partial
+            report.errors.append(f"{exc}; sent now")
+            send = {"files": files.send + files.carry, "tags": by_tag.send + by_tag.carry}
+    result = purger.purge_items(send)
+    report.urls = len(set(send["files"]))
+    report.tags = len(set(send["tags"]))
+    report.oldest_wait_s = round(max(0.0, now - oldest(send["files"] + send["tags"], first_seen, now)), 3)
     report.calls = result.calls
     report.retries = sum(r.attempts - 1 for r in result.receipts)
     failed = {item for _, items, _ in result.failed for item in items}
@@ -94,6 +160,14 @@ def purge_messages(purger: CloudflarePurger, records: list[tuple[str, str]]) -> 
     report.errors += [str(error) for _, _, error in result.failed]
     report.failed_messages += [m for m, items in wanted.items() if failed.intersection(items)]
     return report
+
+
+def _sent_at(timestamp_ms: str | None, now: float) -> float:
+    """When SQS received a message (its SentTimestamp attribute); now when unknown."""
+    try:
+        return int(timestamp_ms or "") / 1000
+    except ValueError:
+        return now
 
 
 def report_purges(report: PurgeReport, logger: _Logger, metrics: _Metrics) -> None:
@@ -105,17 +179,25 @@ def report_purges(report: PurgeReport, logger: _Logger, metrics: _Metrics) -> No
         "tags": report.tags,
         "calls": report.calls,
         "retries": report.retries,
+        # carried: sent by the next window's invocation (within EDGEPUB_PURGE_MAX_HOLD_SECONDS)
+        "carried": report.carried,
+        "carried_in": report.carried_in,
+        "carry": report.carry,
+        "oldest_wait_s": report.oldest_wait_s,
         "failed_items": report.failed_items[:50],
         "errors": report.errors[:10],
     }
+    carried = f"; carried {report.carried} to the next window" if report.carried else ""
     if report.failed_messages:
         logger.warning(
-            f"{len(report.failed_items)} items not purged; {len(report.failed_messages)} messages will be retried",
+            f"{len(report.failed_items)} items not purged; {len(report.failed_messages)} messages will be retried"
+            + carried,
             extra=fields,
         )
     else:
-        logger.info(f"purged {report.urls} URLs and {report.tags} tags in {report.calls} calls", extra=fields)
+        logger.info(f"purged {report.urls} URLs and {report.tags} tags in {report.calls} calls{carried}", extra=fields)
     metrics.add_metric(name="PurgeCalls", unit=MetricUnit.Count, value=report.calls)
+    metrics.add_metric(name="PurgeUrlsCarried", unit=MetricUnit.Count, value=report.carried)
     metrics.add_metric(name="PurgeRetries", unit=MetricUnit.Count, value=report.retries)
     metrics.add_metric(name="UrlsPurgedAtEdge", unit=MetricUnit.Count, value=report.urls)
     metrics.add_metric(name="PurgeFailures", unit=MetricUnit.Count, value=len(report.failed_items))
@@ -124,6 +206,8 @@ def report_purges(report: PurgeReport, logger: _Logger, metrics: _Metrics) -> No
 def publish_message(publisher: Publisher, body: str) -> list[Outcome]:
     """Handle one SQS message body: S3 notifications (or republish requests in their
     shape), or an operator's request to re-render the site's own pages."""
+    from edgepub.publisher import Outcome
+
     try:
         message = json.loads(body)
     except ValueError:

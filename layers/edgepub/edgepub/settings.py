@@ -65,6 +65,11 @@ class Settings:
     purge_extra_hosts: str = ""  # comma-separated hosts also purged (www and apex, say)
     purge_trailing_slash: str = "as-is"  # or "both": also purge /path for /path/
     purge_queue_url: str = ""  # when set, publishers enqueue purges for the purge function
+    # A busy purge invocation sends full batches only and carries the remainder to
+    # the next batching window (edgepub.carry), never holding an item longer than
+    # this; 0 disables carrying. The carry is delayed a little less than the window.
+    purge_max_hold_seconds: int = 30
+    purge_carry_delay_seconds: int = 8
     publish_queue_url: str = ""  # operators' republish fans out through it
     ledger_retention_days: int = 30
     review_interval_days: int = 180  # when neither the article nor its tags or topic say otherwise
@@ -125,6 +130,10 @@ class Settings:
             raise ConfigurationError("EDGEPUB_PURGE_TRAILING_SLASH must be 'as-is' or 'both'")
         if not 0 < self.purge_rate_share <= 1:
             raise ConfigurationError("EDGEPUB_PURGE_RATE_SHARE must be in (0, 1]")
+        if self.purge_max_hold_seconds < 0:
+            raise ConfigurationError("EDGEPUB_PURGE_MAX_HOLD_SECONDS must be 0 (no carrying) or more")
+        if not 0 <= self.purge_carry_delay_seconds <= 900:
+            raise ConfigurationError("EDGEPUB_PURGE_CARRY_DELAY_SECONDS must be between 0 and 900 (SQS DelaySeconds)")
         if self.max_source_bytes < 1:
             raise ConfigurationError("EDGEPUB_MAX_SOURCE_BYTES must be positive")
 

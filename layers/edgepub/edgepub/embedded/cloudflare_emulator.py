@@ -83,6 +83,7 @@ class PurgeRecord:
     form: str
     items: list[Any]
     evicted: int = 0  # edge cache entries this purge removed
+    at: float = field(default_factory=time.time)  # when the call was accepted (epoch seconds)
 
 
 class EdgeRequest(NamedTuple):

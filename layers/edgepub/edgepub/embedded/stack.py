@@ -439,7 +439,8 @@ class EmbeddedStack:
 
         Like Lambda's event source mapping, a mapping with a batching window waits
         until its batch is full or the window has passed since messages arrived;
-        `flush` ends every window now (run_until_idle does when nothing else runs).
+        `flush` ends every window now (run_until_idle does when nothing else runs),
+        except on a queue with delayed messages still to arrive.
         """
         handled = 0
         for logical, spec in self.functions.items():
@@ -450,14 +451,14 @@ class EmbeddedStack:
     def _poll_function(self, logical: str, spec: FunctionSpec, flush: bool) -> int:
         sqs = self.client("sqs")
         if spec.window > 0:
-            visible = int(
-                sqs.get_queue_attributes(QueueUrl=spec.queue_url, AttributeNames=["ApproximateNumberOfMessages"])[
-                    "Attributes"
-                ]["ApproximateNumberOfMessages"]
-            )
+            names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"]
+            attrs = sqs.get_queue_attributes(QueueUrl=spec.queue_url, AttributeNames=names)["Attributes"]
+            visible, delayed = (int(attrs.get(name, 0)) for name in names)
             if visible == 0:
                 spec.window_started = None
                 return 0
+            # a delayed message (a purge carry) is still to come: the window runs its course
+            flush = flush and delayed == 0
             now = time.monotonic()
             spec.window_started = spec.window_started or now
             if not flush and visible < spec.batch_size and now - spec.window_started < spec.window * self.window_scale:
@@ -517,11 +518,10 @@ class EmbeddedStack:
         total = 0
         for spec in self.functions.values():
             if spec.queue_url:
-                attrs = sqs.get_queue_attributes(
-                    QueueUrl=spec.queue_url,
-                    AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-                )["Attributes"]
-                total += int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+                # delayed too: a purge invocation's carry waits on the queue for the next window
+                names = [f"ApproximateNumberOfMessages{state}" for state in ("", "NotVisible", "Delayed")]
+                attrs = sqs.get_queue_attributes(QueueUrl=spec.queue_url, AttributeNames=names)["Attributes"]
+                total += sum(int(attrs.get(name, 0)) for name in names)
         return total
 
     def run_until_idle(self, timeout: float = 60.0) -> int:
