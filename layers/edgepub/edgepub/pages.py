@@ -10,6 +10,7 @@ import hashlib
 import posixpath
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from urllib.parse import quote
 
 from edgepub.settings import CachePolicy
@@ -70,7 +71,7 @@ class Page:
     def key(self) -> str:
         return key_for_path(self.path)
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         return hashlib.sha256(self.body).hexdigest()
 
