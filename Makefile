@@ -47,7 +47,7 @@ build: $(VENV)/.sam ## sam build: the deployable artifacts in .aws-sam/build
 	  --template-file template.yaml --build-dir $(CURDIR)/.aws-sam/build
 
 # The peer is Debian's hugo, installed here if missing (needs root or sudo).
-bench: $(STAMP) ## measure edgepub beside Hugo; writes docs/benchmarks.md and .edgepub/bench.json
+bench: $(STAMP) build ## measure edgepub beside Hugo (after sam build, for the layer's size); writes docs/benchmarks.md and .edgepub/bench.json
 	@command -v hugo >/dev/null || { apt-get update -qq && apt-get install -y -qq hugo; } \
 	  || echo "hugo could not be installed: benchmarks will show edgepub alone"
 	$(BIN)/python -m tests.performance.bench $(BENCH_ARGS)

@@ -41,9 +41,15 @@ def test_bench_harness_runs_end_to_end(tmp_path: Path):
     changes = {row["change"]: row for row in data["b2"]}
     assert changes["body edit"]["pages_written"] == 1 and changes["body edit"]["purge_urls"] == 1
     assert changes["delete"]["pages_deleted"] >= 1
+    pipeline = {row["change"]: row for row in data["b2_pipeline"]["rows"]}
+    assert pipeline["body edit"]["pages_rendered"] == 1 and pipeline["body edit"]["purge_urls"] == 1
+    assert pipeline["tag change"]["pages_written"] > 1 and pipeline["delete"]["pages_deleted"] >= 1
+    phases = data["profiles"]["body_edit"]["phases"]
+    assert phases["render pages"] > 0 and "load the index file" in phases
     assert data["b6"]["action"] == "published" and data["b6"]["source_bytes"] > 1_000_000
     assert set(data["b4"]) >= {"boto3_s", "publish_s", "publish_ratio"}
     assert data["b3"]["purge_calls"] == data["b3"]["minimum_calls"] and data["b3"]["rate_limited"] == 0
     assert data["b5"]["due"] == 3 and data["b5"]["items_read"] == 3
     text = page.read_text()
     assert "## B1 full build" in text and "## B2 incremental" in text and "## B6 memory" in text
+    assert "### Where the time goes" in text
