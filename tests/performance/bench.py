@@ -357,27 +357,31 @@ def b4_cold_start(repeat: int) -> dict[str, Any]:
     return rows
 
 
-def b6_memory() -> dict[str, Any]:
+def b6_memory(size: int = 1024 * 1024) -> dict[str, Any]:
+    """Peak memory publishing one article of `size` bytes (Markdown paragraphs), in a fresh process."""
     code = """
-import tracemalloc, json
+import sys, tracemalloc, json
 from edgepub.index import MemoryIndex
 from edgepub.local import MemoryPageStore, MemorySourceStore, RecordingPurger
 from edgepub.publisher import Publisher
 from edgepub.settings import Settings
 settings = Settings()
-body = ("a paragraph of text for the memory benchmark. " * 20 + "\\n\\n") * 1100
-data = ("---\\ntitle: big\\n---\\n" + body).encode()[: 1024 * 1024]
+size = int(sys.argv[1])
+body = ("a paragraph of text for the memory benchmark. " * 20 + "\\n\\n") * (size // 900 + 1)
+data = ("---\\ntitle: big\\n---\\n" + body).encode()[:size]
 sources = MemorySourceStore(); sources.put("content/big.md", data)
 publisher = Publisher(settings, sources, MemoryPageStore(), RecordingPurger(), MemoryIndex())
 tracemalloc.start()
 outcome = publisher.sync("content/big.md")
 current, peak = tracemalloc.get_traced_memory()
-import resource
+# the peak resident set of this process image (VmHWM): getrusage's maxrss would also count the
+# bench process this one was forked from, before it exec'd
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print(json.dumps({"source_bytes": len(data), "action": outcome.action, "tracemalloc_peak_bytes": peak,
-                  "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                  "max_rss_bytes": hwm * 1024,
                   "largest_accepted_bytes": settings.max_source_bytes}))
 """
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", code, str(size)], capture_output=True, text=True, check=True)
     return dict(json.loads(done.stdout))
 
 
@@ -560,7 +564,14 @@ def render_page(results: dict[str, Any]) -> str:
         "",
         f"Publishing a {b6['source_bytes']:,}-byte article: Python heap peak {b6['tracemalloc_peak_bytes']:,} "
         f"bytes, process max RSS {b6['max_rss_bytes']:,} bytes. Largest source accepted: "
-        f"{b6['largest_accepted_bytes']:,} bytes (EDGEPUB_MAX_SOURCE_BYTES).",
+        f"{b6['largest_accepted_bytes']:,} bytes (EDGEPUB_MAX_SOURCE_BYTES)"
+        + (
+            f"; publishing one of that size: Python heap peak {results['b6_largest']['tracemalloc_peak_bytes']:,} "
+            f"bytes, process max RSS {results['b6_largest']['max_rss_bytes']:,} bytes "
+            f"({results['b6_largest']['action']})."
+            if "b6_largest" in results
+            else "."
+        ),
         "",
     ]
     b3, b5 = results["b3"], results["b5"]
@@ -642,7 +653,13 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
         (
             "B6 1 MB article",
             "under 128 MB",
-            f"{b6['max_rss_bytes'] / 2**20:.0f} MB RSS",
+            f"{b6['max_rss_bytes'] / 2**20:.0f} MB RSS"
+            + (
+                f" ({results['b6_largest']['max_rss_bytes'] / 2**20:.0f} MB for the largest accepted, "
+                f"{results['b6_largest']['source_bytes'] / 2**20:.0f} MB)"
+                if "b6_largest" in results
+                else ""
+            ),
             b6["max_rss_bytes"] < 128 * 2**20,
         )
     )
@@ -800,6 +817,7 @@ def main() -> None:
     results["b5"] = b5_freshness(args.indexed, 0.01)
     results["b4"] = b4_cold_start(args.repeat)
     results["b6"] = b6_memory()
+    results["b6_largest"] = b6_memory(results["b6"]["largest_accepted_bytes"])
     page = render_page(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(page, encoding="utf-8")

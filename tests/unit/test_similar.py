@@ -5,6 +5,7 @@ rebuild from scratch."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from edgepub.plan import Layout, plan
 from edgepub.site import Entry, SiteModel, similar_for, top_similar
@@ -59,4 +60,28 @@ def test_incremental_plan_matches_a_rebuild():
         after = plan(before, change, layout).after
         expected = similar_for(after, [s for s, e in after.entries.items() if e.live], 4)
         assert {s: e.similar for s, e in after.entries.items()} == expected, step
+        before = after
+
+
+def test_incremental_plans_of_several_changes_match_a_rebuild():
+    # more tags (every level of shared tags), several changes at once, drafts going in and out
+    layout = Layout(similar_count=5)
+    rng = random.Random(5)
+    before = plan(SiteModel(), dict(random_model(120, 21, tags=4).entries), layout).after
+    for step in range(120):
+        change: dict[str, Entry | None] = {}
+        for _ in range(rng.randint(1, 3)):
+            slug = f"e{rng.randrange(130)}"
+            roll = rng.random()
+            if slug in before.entries and roll < 0.2:
+                change[slug] = None
+            else:
+                source = random_model(130, 1000 + step, tags=4).entries[slug]
+                change[slug] = replace(source, status="draft") if roll > 0.9 else source
+        after = plan(before, change, layout).after
+        expected = similar_for(after, [s for s, e in after.entries.items() if e.live], 5)
+        assert {s: e.similar for s, e in after.entries.items() if e.live} == expected, step
+        # the feature index brought forward from `before` is the one built from scratch
+        assert after._by_feature == SiteModel(entries=dict(after.entries))._by_feature, step
+        assert "_by_feature" in before.__dict__ or step == 0
         before = after

@@ -145,7 +145,11 @@ def plan(before: SiteModel, changes: Mapping[str, Entry | None], layout: Layout 
     changed = [s for s in changes if before.entries.get(s) != after.entries.get(s)]
     _similar_posts(before, after, changed, layout, result)
     # similar-post updates change entries too: plan every entry that changed
-    touched = [s for s in after.entries.keys() | before.entries.keys() if before.entries.get(s) != after.entries.get(s)]
+    touched = [
+        s
+        for s in after.entries.keys() | before.entries.keys()
+        if (old := before.entries.get(s)) is not (new := after.entries.get(s)) and old != new  # `is`: cheap
+    ]
     for slug in sorted(set(touched) | set(changes)):
         _entry_pages(before, after, slug, layout, result)
     _listing_fronts(before, after, layout, result)
@@ -287,23 +291,25 @@ def _similarity(entry: Entry | None) -> tuple[object, ...] | None:
 
 
 def _reached_similar_posts(before: SiteModel, after: SiteModel, changed: list[str], k: int) -> None:
-    """Only blocks that show a changed entry, or that a changed entry may now enter, can change."""
+    """Only blocks that show a changed entry, or that a changed entry may now enter, can change.
+
+    (A block that did not show an entry is the top k of the others: how that
+    entry was before does not matter to it, only whether it now ranks in.)
+    """
     reach: set[str] = set()
     for slug in changed:
-        old, new = before.entries.get(slug), after.entries.get(slug)
+        new = after.entries.get(slug)
         reach |= before.mentions(slug)
         if new is not None and new.live:
             reach |= after.candidates(new)
-        if old is not None and old.live:
-            reach |= before.candidates(old)
     changed_set = set(changed)
     recompute = {s for s in changed if (e := after.entries.get(s)) is not None and e.live}
     inserts: dict[str, tuple[str, ...]] = {}
-    for slug in sorted(reach - changed_set):
+    for slug in reach - changed_set:
         entry = after.entries.get(slug)
         if entry is None or not entry.live:
             continue
-        if set(entry.similar) & changed_set:
+        if not changed_set.isdisjoint(entry.similar):
             recompute.add(slug)  # something it shows changed or went away: rank it again
         else:
             inserts[slug] = _maybe_insert(after, entry, changed_set, k)
@@ -317,6 +323,15 @@ def _reached_similar_posts(before: SiteModel, after: SiteModel, changed: list[st
 
 def _maybe_insert(model: SiteModel, entry: Entry, newcomers: set[str], k: int) -> tuple[str, ...]:
     """Only the newcomers can enter a block they were not in: compare them with its last place."""
+    if len(entry.similar) >= k and (last := model.entries.get(entry.similar[k - 1])) is not None:
+        bar = rank_key(entry, last)
+        contenders = (model.entries.get(s) for s in newcomers if s != entry.slug)
+        if bar is not None and not any(
+            (key := rank_key(entry, other)) is not None and key < bar
+            for other in contenders
+            if other is not None and other.live
+        ):
+            return entry.similar  # the block is full and no newcomer beats its last place
     ranked = []
     for slug in {*entry.similar, *newcomers}:
         other = model.entries.get(slug)

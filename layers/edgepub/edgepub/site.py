@@ -168,6 +168,11 @@ class SiteModel:
     version: int = 0
     # URLs written but not yet confirmed purged: kept until Cloudflare accepts them
     pending_purge: list[str] = field(default_factory=list)
+    # the feature index of the model this one was copied from, with its entries:
+    # brought up to date on first use instead of built again (see `_by_feature`)
+    copied_features: tuple[dict[str, set[str]], dict[str, Entry]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def copy(self) -> SiteModel:
         return SiteModel(
@@ -176,7 +181,13 @@ class SiteModel:
             page_hashes=dict(self.page_hashes),
             version=self.version,
             pending_purge=list(self.pending_purge),
+            copied_features=self._features_to_copy(),
         )
+
+    def _features_to_copy(self) -> tuple[dict[str, set[str]], dict[str, Entry]] | None:
+        if "_by_feature" in self.__dict__:
+            return (self.__dict__["_by_feature"], self.entries)
+        return self.copied_features  # not needed here: the one this was copied from, for the copy to update
 
     def counter(self, name: str) -> Counter:
         return self.counters.setdefault(name, Counter())
@@ -198,12 +209,36 @@ class SiteModel:
 
     @cached_property
     def _by_feature(self) -> dict[str, set[str]]:
+        if self.copied_features is not None:
+            return self._updated_features(*self.copied_features)
         index: dict[str, set[str]] = defaultdict(set)
         for entry in self.entries.values():
             if entry.live:
                 for feature in entry.features():
                     index[feature].add(entry.slug)
         return dict(index)
+
+    def _updated_features(self, index: dict[str, set[str]], entries: dict[str, Entry]) -> dict[str, set[str]]:
+        """The copied-from model's feature index, changed where its entries differ from
+        these. Its sets are copied before they are changed: that model keeps its own."""
+        self.copied_features = None
+        updated = dict(index)
+        copied: set[str] = set()
+
+        def features(entry: Entry | None) -> set[str]:
+            return entry.features() if entry is not None and entry.live else set()
+
+        for slug in entries.keys() | self.entries.keys():
+            old, new = entries.get(slug), self.entries.get(slug)
+            if old is new:
+                continue
+            was, now = features(old), features(new)
+            for feature in was ^ now:
+                if feature not in copied:
+                    updated[feature] = set(updated.get(feature, ()))
+                    copied.add(feature)
+                (updated[feature].add if feature in now else updated[feature].discard)(slug)
+        return {f: members for f, members in updated.items() if members}
 
     @cached_property
     def _members(self) -> dict[tuple[str, int], list[Entry]]:
