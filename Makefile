@@ -36,14 +36,19 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-$(VENV)/.sam: $(STAMP)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[deploy]'
+# SAM CLI pins its own click, boto3 and stubs: it gets a virtualenv of its own,
+# so `make build` never changes the versions `make lint` and `make test` use.
+SAM_VENV := .venv-sam
+$(SAM_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check "$$(sed -n 's/^deploy = \["\(.*\)"\]/\1/p' pyproject.toml)"
 	touch $@
 
 # The layer and functions use `BuildMethod: makefile` (layers/edgepub/Makefile,
 # functions/*/Makefile): wheels for python3.13 / arm64 from any machine, no container.
-build: $(VENV)/.sam ## sam build: the deployable artifacts in .aws-sam/build
-	SAM_CLI_TELEMETRY=0 PYTHON=$(CURDIR)/$(BIN)/python $(BIN)/sam build \
+build: $(STAMP) $(SAM_VENV)/.installed ## sam build: the deployable artifacts in .aws-sam/build
+	SAM_CLI_TELEMETRY=0 PYTHON=$(CURDIR)/$(BIN)/python $(SAM_VENV)/bin/sam build \
 	  --template-file template.yaml --build-dir $(CURDIR)/.aws-sam/build
 
 # The peer is Debian's hugo, installed here if missing (needs root or sudo).
@@ -53,4 +58,4 @@ bench: $(STAMP) build ## measure edgepub beside Hugo (after sam build, for the l
 	$(BIN)/python -m tests.performance.bench $(BENCH_ARGS)
 
 clean: ## remove the virtualenv, build output and local state
-	rm -rf $(VENV) .aws-sam .edgepub .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .edgepub .pytest_cache .mypy_cache .ruff_cache
