@@ -85,3 +85,14 @@ def test_incremental_plans_of_several_changes_match_a_rebuild():
         assert after._by_feature == SiteModel(entries=dict(after.entries))._by_feature, step
         assert "_by_feature" in before.__dict__ or step == 0
         before = after
+
+
+def test_few_entries_ranked_through_the_feature_index_agree_too():
+    for seed, tags in ((0, 2), (1, 4), (2, 12)):
+        model = random_model(150, seed, tags=tags)
+        assert "_by_feature" not in model.__dict__
+        model.candidates(model.entries["e0"])  # builds the feature index: similar_for uses it for few entries
+        slugs = list(model.entries)
+        for start in range(0, len(slugs), 50):
+            for slug, similar in similar_for(model, slugs[start : start + 50], 5).items():
+                assert similar == top_similar(model, model.entries[slug], 5), (seed, slug)

@@ -17,11 +17,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from itertools import combinations
-from typing import Any
+from typing import Any, TypeVar
 
 from edgepub.article import slugify
 
 LIVE = "published"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -335,8 +336,13 @@ def similar_for(model: SiteModel, slugs: Iterable[str], k: int) -> dict[str, tup
     """`top_similar` for many entries at once, with posting lists counted in C.
 
     Same ranking as `rank_key`: entries get ids in (date, slug) order, so on a
-    tie the smaller id (the older article) comes first.
+    tie the smaller id (the older article) comes first. For a few entries of a
+    model whose feature index is built already (planning one change), that
+    index serves instead of posting lists built for the whole site.
     """
+    slugs = list(slugs)
+    if len(slugs) <= 64 and "_by_feature" in model.__dict__:
+        return {slug: _similar_by_features(model, model.entries[slug], k) for slug in slugs}
     live = sorted((e for e in model.entries.values() if e.live), key=lambda e: e.order)
     ids = {e.slug: i for i, e in enumerate(live)}
     tag_sets: dict[str, set[int]] = defaultdict(set)
@@ -382,7 +388,40 @@ def similar_for(model: SiteModel, slugs: Iterable[str], k: int) -> dict[str, tup
     return result
 
 
-def _tag_levels(posting: list[set[int]]) -> Iterator[set[int]]:
+def _similar_by_features(model: SiteModel, entry: Entry, k: int) -> tuple[str, ...]:
+    """The ranking of `similar_for`, with the model's feature index (slugs) for posting lists."""
+    index = model._by_feature
+    weights = [*((f"stack:{s}", 2) for s in entry.stack_set), *((o, 1) for o in entry.other_set)]
+
+    def secondary(pool: set[str] | None) -> Tally[str]:
+        scores: Tally[str] = Tally()
+        for feature, weight in weights:
+            members = index.get(feature, set())
+            hits = members if pool is None else pool & members
+            for _ in range(weight):
+                scores.update(hits)
+        return scores
+
+    def ranked_by(scores: Tally[str], pool: Iterable[str]) -> list[str]:
+        return sorted(pool, key=lambda s: (-scores[s], model.entries[s].order))  # more secondary, then older
+
+    ranked: list[str] = []
+    seen = {entry.slug}
+    for level in _tag_levels([index.get(f"tag:{t}", set()) for t in entry.tag_set]):
+        level -= seen
+        if not level:
+            continue
+        seen |= level
+        ranked += ranked_by(secondary(level), level)
+        if len(ranked) >= k:
+            break
+    if len(ranked) < k:
+        scores = secondary(None)
+        ranked += ranked_by(scores, [s for s in scores if s not in seen])
+    return tuple(ranked[:k])
+
+
+def _tag_levels(posting: list[set[T]]) -> Iterator[set[T]]:
     """Candidates sharing at least m of the entry's tags, for m from all of them down to 1.
 
     Unions of intersections of m tag posting sets, done as C set operations: an
@@ -390,14 +429,14 @@ def _tag_levels(posting: list[set[int]]) -> Iterator[set[int]]:
     enough to fill k places. Many tags fall back to counting.
     """
     if len(posting) > 8:
-        shared: Tally[int] = Tally()
+        shared: Tally[T] = Tally()
         for members in posting:
             shared.update(members)
         for m in range(len(posting), 0, -1):
             yield {c for c, n in shared.items() if n >= m}
         return
     for m in range(len(posting), 0, -1):
-        level: set[int] = set()
+        level: set[T] = set()
         for combo in combinations(posting, m):
             level |= set.intersection(*combo)
         yield level
