@@ -584,7 +584,7 @@ def render_page(results: dict[str, Any]) -> str:
         f"{b3['minimum_calls']}. Requests rate limited: {b3['rate_limited']}.",
         "",
         f"Those calls carried {b3.get('url_purges', 0):,} URL purges, which fill "
-        f"{b3.get('calls_for_url_purges', 0)} calls of 30 ({b3.get('partial_calls', 0)} calls were not full). "
+        f"{b3.get('calls_for_url_purges', 0)} calls of 30 ({b3.get('partial_calls', 0)} not full). "
         "A URL is purged again "
         "when its page is written again after its purge; the repeats by page kind: "
         + ", ".join(f"{k} {v:,}" for k, v in sorted(b3.get("repeats", {}).items()))
@@ -593,7 +593,8 @@ def render_page(results: dict[str, Any]) -> str:
         "## B5 freshness",
         "",
         f"{b5['indexed']:,} articles indexed in DynamoDB (moto), {b5['due']:,} overdue: the daily report read "
-        f"{b5['items_read']:,} items in {b5['queries']} queries and took {b5['report_s']:.2f} s "
+        f"{b5['items_read']:,} items in {b5['queries']} {'query' if b5['queries'] == 1 else 'queries'} "
+        f"and took {b5['report_s']:.2f} s "
         f"(loading the index took {b5['load_s']:.0f} s).",
         "",
         f"Command: `{results['command']}`",
@@ -686,6 +687,7 @@ def limits(results: dict[str, Any]) -> list[str]:
         phases = first["phases"]
         yaml_share = results.get("parse_profile", {}).get("yaml_share", float("nan"))
         small = ", ".join(f"{r['articles']:,}" for r in results["b1"] if r.get("ratio", 0) < 2)
+        small_build_s = next(r["edgepub_s"] for r in results["b1"] if r["articles"] == first["articles"])
         out.append(
             f"- **B1 at {small} articles.** A whole build is short "
             f"enough that fixed and serial costs weigh: starting Python and importing edgepub's libraries take "
@@ -694,9 +696,11 @@ def limits(results: dict[str, Any]) -> list[str]:
             f"in one process. Parsing ({phases.get('parse and validate sources', 0):.2f} s in one process) is "
             f"{yaml_share:.0%} PyYAML building Python objects from libyaml's events (cProfile of parsing the "
             f"corpus, this run): Python code, not C. Rendering takes "
-            f"{phases.get('render pages', 0):.2f} s in Jinja2. Parsing and rendering run in "
-            f"{results.get('workers', 1)} processes, but two processes ran a CPU-bound loop "
-            f"{machine.get('speedup', float('nan')):.2f}x as fast as one on this machine in this run."
+            f"{phases.get('render pages', 0):.2f} s in Jinja2. Only parsing and rendering run in the "
+            f"{results.get('workers', 1)} worker processes; starting, planning, writing pages and saving the index "
+            f"stay in one, so the build took {small_build_s:.2f} s against {first['wall']:.2f} s in one process "
+            f"(two processes ran a CPU-bound loop {machine.get('speedup', float('nan')):.2f}x as fast as one on "
+            "this machine in this run)."
             + (
                 " Hugo's time grows faster than the article count, and at "
                 + ", ".join(f"{r['articles']:,}" for r in results["b1"] if r.get("ratio", 0) >= 2)
