@@ -1,4 +1,4 @@
-"""Similar posts: the batch ranking (posting lists) and the one-entry ranking
+"""Similar posts: the batch ranking (feature index) and the one-entry ranking
 (`rank_key`) agree, and incremental planning reaches the same blocks as a
 rebuild from scratch."""
 
@@ -87,11 +87,11 @@ def test_incremental_plans_of_several_changes_match_a_rebuild():
         before = after
 
 
-def test_few_entries_ranked_through_the_feature_index_agree_too():
+def test_few_entries_ranked_with_the_feature_index_built_first_agree_too():
     for seed, tags in ((0, 2), (1, 4), (2, 12)):
         model = random_model(150, seed, tags=tags)
         assert "_by_feature" not in model.__dict__
-        model.candidates(model.entries["e0"])  # builds the feature index: similar_for uses it for few entries
+        model.candidates(model.entries["e0"])  # the feature index built first, as planning one change does
         slugs = list(model.entries)
         for start in range(0, len(slugs), 50):
             for slug, similar in similar_for(model, slugs[start : start + 50], 5).items():

@@ -17,12 +17,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from itertools import combinations
-from typing import Any, TypeVar
+from typing import Any
 
 from edgepub.article import slugify
 
 LIVE = "published"
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -209,6 +208,12 @@ class SiteModel:
         return dict(index)
 
     @cached_property
+    def _age(self) -> dict[str, int]:
+        """Each live entry's place in (date, slug) order, oldest first: similar posts' tie-break."""
+        # from the entries, not `live_entries`: planning replaces entries (their similar posts) after this
+        return {slug: i for i, (_, slug) in enumerate(sorted(e.order for e in self.entries.values() if e.live))}
+
+    @cached_property
     def _by_feature(self) -> dict[str, set[str]]:
         if self.copied_features is not None:
             return self._updated_features(*self.copied_features)
@@ -333,67 +338,21 @@ def top_similar(model: SiteModel, entry: Entry, k: int) -> tuple[str, ...]:
 
 
 def similar_for(model: SiteModel, slugs: Iterable[str], k: int) -> dict[str, tuple[str, ...]]:
-    """`top_similar` for many entries at once, with posting lists counted in C.
+    """`top_similar` for many entries, through the model's feature index.
 
-    Same ranking as `rank_key`: entries get ids in (date, slug) order, so on a
-    tie the smaller id (the older article) comes first. For a few entries of a
-    model whose feature index is built already (planning one change), that
-    index serves instead of posting lists built for the whole site.
+    Same ranking as `rank_key`: candidates sharing the most tags first (the
+    posting sets of all the entry's tags intersected, then all but one, ...),
+    within those more shared stack, tools and entities, then the older article.
     """
-    slugs = list(slugs)
-    if len(slugs) <= 64 and "_by_feature" in model.__dict__:
-        return {slug: _similar_by_features(model, model.entries[slug], k) for slug in slugs}
-    live = sorted((e for e in model.entries.values() if e.live), key=lambda e: e.order)
-    ids = {e.slug: i for i, e in enumerate(live)}
-    tag_sets: dict[str, set[int]] = defaultdict(set)
-    secondary_sets: dict[str, set[int]] = defaultdict(set)
-    for i, e in enumerate(live):
-        for tag in e.tag_set:
-            tag_sets[tag].add(i)
-        for stack in e.stack_set:
-            secondary_sets[f"stack:{stack}"].add(i)
-        for other in e.other_set:
-            secondary_sets[other].add(i)
-
-    def secondary_of(entry: Entry, pool: set[int] | None) -> Tally[int]:
-        """Shared stack (twice) plus shared tools and entities, for the candidates in `pool` (None: all)."""
-        scores: Tally[int] = Tally()
-        for feature, weight in [*((f"stack:{s}", 2) for s in entry.stack_set), *((o, 1) for o in entry.other_set)]:
-            members = secondary_sets.get(feature, set())
-            hits = members if pool is None else pool & members
-            for _ in range(weight):
-                scores.update(hits)
-        return scores
-
-    result: dict[str, tuple[str, ...]] = {}
-    for slug in slugs:
-        entry = model.entries[slug]
-        me = ids[slug]
-        ranked: list[int] = []
-        seen = {me}
-        for level in _tag_levels([tag_sets[t] for t in entry.tag_set]):
-            level -= seen  # those sharing more tags are ranked already
-            if not level:
-                continue
-            seen |= level
-            secondary = secondary_of(entry, level)
-            ranked += sorted(level, key=lambda c: (-secondary[c], c))  # more secondary, then older
-            if len(ranked) >= k:
-                break
-        if len(ranked) < k:
-            secondary = secondary_of(entry, None)
-            rest = sorted((c for c in secondary if c not in seen), key=lambda c: (-secondary[c], c))
-            ranked += rest
-        result[slug] = tuple(live[c].slug for c in ranked[:k])
-    return result
+    return {slug: _ranked_similar(model, model.entries[slug], k) for slug in slugs}
 
 
-def _similar_by_features(model: SiteModel, entry: Entry, k: int) -> tuple[str, ...]:
-    """The ranking of `similar_for`, with the model's feature index (slugs) for posting lists."""
-    index = model._by_feature
+def _ranked_similar(model: SiteModel, entry: Entry, k: int) -> tuple[str, ...]:
+    index, age = model._by_feature, model._age
     weights = [*((f"stack:{s}", 2) for s in entry.stack_set), *((o, 1) for o in entry.other_set)]
 
     def secondary(pool: set[str] | None) -> Tally[str]:
+        """Shared stack (twice) plus shared tools and entities, for the candidates in `pool` (None: all)."""
         scores: Tally[str] = Tally()
         for feature, weight in weights:
             members = index.get(feature, set())
@@ -403,12 +362,12 @@ def _similar_by_features(model: SiteModel, entry: Entry, k: int) -> tuple[str, .
         return scores
 
     def ranked_by(scores: Tally[str], pool: Iterable[str]) -> list[str]:
-        return sorted(pool, key=lambda s: (-scores[s], model.entries[s].order))  # more secondary, then older
+        return sorted(pool, key=lambda s: (-scores[s], age[s]))  # more secondary, then older
 
     ranked: list[str] = []
     seen = {entry.slug}
     for level in _tag_levels([index.get(f"tag:{t}", set()) for t in entry.tag_set]):
-        level -= seen
+        level -= seen  # those sharing more tags are ranked already
         if not level:
             continue
         seen |= level
@@ -421,7 +380,7 @@ def _similar_by_features(model: SiteModel, entry: Entry, k: int) -> tuple[str, .
     return tuple(ranked[:k])
 
 
-def _tag_levels(posting: list[set[T]]) -> Iterator[set[T]]:
+def _tag_levels(posting: list[set[str]]) -> Iterator[set[str]]:
     """Candidates sharing at least m of the entry's tags, for m from all of them down to 1.
 
     Unions of intersections of m tag posting sets, done as C set operations: an
@@ -429,14 +388,14 @@ def _tag_levels(posting: list[set[T]]) -> Iterator[set[T]]:
     enough to fill k places. Many tags fall back to counting.
     """
     if len(posting) > 8:
-        shared: Tally[T] = Tally()
+        shared: Tally[str] = Tally()
         for members in posting:
             shared.update(members)
         for m in range(len(posting), 0, -1):
             yield {c for c, n in shared.items() if n >= m}
         return
     for m in range(len(posting), 0, -1):
-        level: set[T] = set()
+        level: set[str] = set()
         for combo in combinations(posting, m):
             level |= set.intersection(*combo)
         yield level
