@@ -58,10 +58,6 @@ class FolderSourceStore:
     def delete_report(self, key: str) -> None:
         _inside(self.reports, key + ".json").unlink(missing_ok=True)
 
-    def reported(self) -> set[str]:
-        """Keys that have a rejection report (one folder walk instead of a look per source)."""
-        return {rel.removesuffix(".json") for rel in _walk(self.reports) if rel.endswith(".json")}
-
     def read_report(self, key: str) -> Mapping[str, Any] | None:
         path = _inside(self.reports, key + ".json")
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -210,7 +210,6 @@ def publish_all(
         return results
 
     parsed = fork_map(parse, todo, publisher.workers) if publisher.workers > 1 else parse(todo)
-    reported = publisher.sources.reported() if hasattr(publisher.sources, "reported") else None
     changes: dict[str, Entry | None] = {}
     articles: dict[str, Article] = {}
     for key, digest, result in parsed:
@@ -228,6 +227,8 @@ def publish_all(
                 raise InvalidSource.single(key, "slug", f"{article.slug!r} is already used by {claimed.source_key}")
         except InvalidSource as error:
             report.outcomes.append(publisher.reject(key, error))
+            earlier = index.source(key) or SourceRecord(key=key)
+            index.save_source(replace(earlier, state="rejected", updated=now_iso))
             continue
         moved: tuple[str, ...] = previous.moved_from if previous else ()
         if previous is not None and previous.slug != article.slug:
@@ -237,7 +238,8 @@ def publish_all(
         entry = publisher.mark_outdated(entry_for(article, "", digest, model.entries.get(article.slug), now, moved))
         changes[article.slug] = entry
         articles[article.slug] = article
-        if reported is None or key in reported:
+        record = index.source(key)
+        if record is None or record.state == "rejected":  # as `Publisher.sync`: only a report there may be
             publisher.sources.delete_report(key)
         index.save_source(SourceRecord(key=key, slug=article.slug, state=entry.status, updated=now_iso))
         report.outcomes.append(Outcome(key, "published" if entry.live else "held", reason=entry.status))
