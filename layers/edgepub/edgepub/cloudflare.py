@@ -31,6 +31,7 @@ from edgepub.ledger import LedgerEntry, PurgeLedger
 from edgepub.limits import PLANS, Pacer
 from edgepub.ports import PurgeReceipt, unique
 from edgepub.settings import Settings
+from edgepub.urls import expand
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +152,9 @@ class CloudflarePurger:
     # -- the Purger port ----------------------------------------------------------
 
     def purge(self, urls: Sequence[str], tags: Sequence[str] = ()) -> list[PurgeReceipt]:
-        """Purge, or raise the first error (for callers that want all or nothing)."""
-        result = self.purge_items({"files": list(urls), "tags": list(tags)})
+        """Purge the URLs as visitors request them (extra hosts, trailing-slash policy), or
+        raise the first error (for callers that want all or nothing)."""
+        result = self.purge_items({"files": expand(list(urls), self.settings), "tags": list(tags)})
         if result.failed:
             raise result.failed[0][2]
         return result.receipts

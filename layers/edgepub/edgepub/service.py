@@ -364,7 +364,7 @@ def run_ops(publisher: Publisher, event: dict[str, Any]) -> dict[str, Any]:
         result = ops.rollback(publisher, pages, str(event["slug"]), str(event.get("to", "")), dry_run=dry_run)
     elif action == "purge":
         items = {
-            "files": list(event.get("urls", [])),
+            "files": expand([str(u) for u in event.get("urls", [])], settings),  # as visitors request them
             "tags": list(event.get("tags", [])),
             "prefixes": list(event.get("prefixes", [])),
         }
