@@ -21,6 +21,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from edgepub.article import Article, slugify
 from edgepub.errors import InvalidSource
@@ -33,6 +35,9 @@ from edgepub.render import Renderer
 from edgepub.s3events import SourceChange, sequencer_order
 from edgepub.settings import Settings
 from edgepub.site import Entry, SiteModel
+
+if TYPE_CHECKING:
+    from edgepub.freshness import FreshnessPolicy
 
 log = logging.getLogger(__name__)
 
@@ -287,10 +292,13 @@ class Publisher:
         """Plan `changes`, render the pages, store those that changed, purge them, save the index."""
         return self._store(model, plan(model, changes, self.layout), articles)
 
-    def _store(self, model: SiteModel, site_plan: SitePlan, articles: Mapping[str, Article]) -> Applied:
+    def _store(
+        self, model: SiteModel, site_plan: SitePlan, articles: Mapping[str, Article], *, force: bool = False
+    ) -> Applied:
+        """Store the planned pages whose bytes changed (all of them with `force`), delete, purge, save."""
         after = site_plan.after
         applied = Applied()
-        applied.written = self._render_changed(sorted(site_plan.render), site_plan, articles)
+        applied.written = self._render_changed(sorted(site_plan.render), site_plan, articles, force)
         applied.deleted = sorted(p for p in site_plan.delete if p in after.page_hashes)
         urls = [self._purge_item(p) for p in applied.written] + [self.renderer.url(p) for p in applied.deleted]
         if urls:
@@ -309,14 +317,16 @@ class Publisher:
         applied.purged = self.flush_purges(after)
         return applied
 
-    def _render_changed(self, refs: list[PageRef], site_plan: SitePlan, articles: Mapping[str, Article]) -> list[Page]:
+    def _render_changed(
+        self, refs: list[PageRef], site_plan: SitePlan, articles: Mapping[str, Article], force: bool = False
+    ) -> list[Page]:
         """The pages of `refs` whose bytes differ from what is stored; rendered in
         `workers` forked processes when the plan is large (a first build)."""
         stored = site_plan.after.page_hashes
 
         def render(chunk: Sequence[PageRef]) -> list[Page | None]:
             pages = (self._render(ref, site_plan, articles) for ref in chunk)
-            return [p if p is not None and stored.get(p.path) != p.content_hash else None for p in pages]
+            return [p if p is not None and (force or stored.get(p.path) != p.content_hash) else None for p in pages]
 
         if self.workers > 1:
             from edgepub.parallel import fork_map
@@ -363,28 +373,19 @@ class Publisher:
         """With the notice setting on, an article overdue for review says so on its page."""
         if not self.settings.outdated_notice or not entry.live:
             return entry
+        overdue = self._policy.state(entry, self.clock().date()) == "overdue"
+        return replace(entry, outdated=overdue)
+
+    @cached_property
+    def _policy(self) -> FreshnessPolicy:
+        """Parsed from the settings once, not for every article."""
         from edgepub.freshness import FreshnessPolicy
 
-        overdue = FreshnessPolicy.from_settings(self.settings).state(entry, self.clock().date()) == "overdue"
-        return replace(entry, outdated=overdue)
+        return FreshnessPolicy.from_settings(self.settings)
 
     def rewrite(self, model: SiteModel, refs: list[PageRef]) -> Applied:
         """Render these pages again and store them whatever is stored now (drift repair), then purge."""
-        site_plan = SitePlan(after=model.copy(), render=set(refs))
-        applied = Applied()
-        for ref in sorted(site_plan.render):
-            page = self._render(ref, site_plan, {})
-            if page is not None:
-                applied.written.append(page)
-        after = site_plan.after
-        after.pending_purge = unique([*after.pending_purge, *(self._purge_item(p) for p in applied.written)])
-        self._save_pending(model, after)
-        for page in applied.written:
-            self.pages.put(page)
-            after.page_hashes[page.path] = page.content_hash
-        self.index.save(model, after)
-        applied.purged = self.flush_purges(after)
-        return applied
+        return self._store(model, SitePlan(after=model.copy(), render=set(refs)), {}, force=True)
 
     def _save_pending(self, model: SiteModel, after: SiteModel) -> None:
         save_meta = getattr(self.index, "save_meta", None)
