@@ -94,9 +94,7 @@ def b2_incremental(size: int, repeat: int, work: Path, hugo_full_s: float | None
     target = src / f"article-{min(100, size // 2):06d}.md"
     original = target.read_text(encoding="utf-8")
     edits: dict[str, Callable[[], object]] = {
-        "body edit": lambda: target.write_text(
-            original.replace("## why this matters", "## why this matters now"), "utf-8"
-        ),
+        "body edit": lambda: target.write_text(_body_edited(original), "utf-8"),
         "tag change": lambda: target.write_text(_retagged(original), "utf-8"),
         "delete": lambda: target.unlink(),
     }
@@ -111,18 +109,12 @@ def b2_incremental(size: int, repeat: int, work: Path, hugo_full_s: float | None
             walls.append(wall)
             cpus.append(cpu)
             result = json.loads(stdout)
-        row = {
-            "change": name,
+        counts = {
             "pages_written": result["pages_written"],
             "pages_deleted": result["pages_deleted"],
             "purge_urls": result["urls_to_purge"],
-            "wall_s": median(walls),
-            "cpu_s": median(cpus),
         }
-        if hugo_full_s:
-            row["hugo_full_rebuild_s"] = hugo_full_s
-            row["ratio"] = hugo_full_s / median(walls)
-        rows.append(row)
+        rows.append(_change_row(name, counts, walls, cpus, hugo_full_s))
     target.write_text(original, "utf-8")
     return rows
 
@@ -158,9 +150,7 @@ def b2_pipeline(size: int, repeat: int, work: Path, hugo_full_s: float | None) -
     key = settings.source_prefix + f"article-{min(100, size // 2):06d}.md"
     original = store.objects[key][-1].decode()
     changes: dict[str, Callable[[], object]] = {
-        "body edit": lambda: store.put(
-            key, original.replace("## why this matters", "## why this matters now").encode()
-        ),
+        "body edit": lambda: store.put(key, _body_edited(original).encode()),
         "tag change": lambda: store.put(key, _retagged(original).encode()),
         "delete": lambda: store.remove(key),
     }
@@ -178,21 +168,30 @@ def b2_pipeline(size: int, repeat: int, work: Path, hugo_full_s: float | None) -
             walls.append(time.perf_counter() - wall)
             cpus.append(time.process_time() - cpu)
         assert outcome is not None
-        row: dict[str, Any] = {
-            "change": name,
+        counts = {
             "pages_rendered": len(rendered),
             "pages_written": len(outcome.written),
             "pages_deleted": len(outcome.deleted),
             "purge_urls": len(outcome.purged),
-            "wall_s": median(walls),
-            "cpu_s": median(cpus),
         }
-        if hugo_full_s:
-            row["hugo_full_rebuild_s"] = hugo_full_s
-            row["ratio"] = hugo_full_s / median(walls)
-        rows.append(row)
+        rows.append(_change_row(name, counts, walls, cpus, hugo_full_s))
     store.put(key, original.encode())
     return {"articles": size, "site_load_s": load_s, "rows": rows}
+
+
+def _body_edited(text: str) -> str:
+    return text.replace("## why this matters", "## why this matters now")
+
+
+def _change_row(
+    name: str, counts: dict[str, int], walls: list[float], cpus: list[float], hugo_full_s: float | None
+) -> dict[str, Any]:
+    """One B2 row: what the change did, its median wall and CPU time, and the ratio to Hugo's rebuild."""
+    row: dict[str, Any] = {"change": name, **counts, "wall_s": median(walls), "cpu_s": median(cpus)}
+    if hugo_full_s:
+        row["hugo_full_rebuild_s"] = hugo_full_s
+        row["ratio"] = hugo_full_s / median(walls)
+    return row
 
 
 def _retagged(text: str) -> str:
@@ -256,7 +255,7 @@ def profiles(work: Path, small: int, large: int) -> dict[str, Any]:
     target = src / f"article-{min(100, large // 2):06d}.md"
     original = target.read_text(encoding="utf-8")
     timed([*EDGEPUB, "build", str(src), "--out", str(out), "--json"])
-    target.write_text(original.replace("## why this matters", "## why this matters now"), "utf-8")
+    target.write_text(_body_edited(original), "utf-8")
     try:
         edit = phase_profile(src, out)
     finally:

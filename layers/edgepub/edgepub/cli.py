@@ -276,19 +276,23 @@ def _token(settings: Settings) -> Any:
     return token_from_settings(settings)
 
 
+RULES_OPTION = click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=DEFAULT_RULES,
+    show_default=True,
+    help="The rules file.",
+)
+
+
 @cli.group()
 def edge() -> None:
     """The Cloudflare rules the site needs, kept as data in edge/rules.json."""
 
 
 @edge.command("show")
-@click.option(
-    "--rules",
-    "rules_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=DEFAULT_RULES,
-    show_default=True,
-)
+@RULES_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the rules as JSON.")
 def edge_show(rules_path: Path, as_json: bool) -> None:
     """Show the rules, phase by phase."""
@@ -299,13 +303,7 @@ def edge_show(rules_path: Path, as_json: bool) -> None:
 
 
 @edge.command("apply")
-@click.option(
-    "--rules",
-    "rules_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=DEFAULT_RULES,
-    show_default=True,
-)
+@RULES_OPTION
 @click.option("--dry-run", is_flag=True, help="Show what would be applied; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print Cloudflare's answers as JSON.")
 @click.pass_context
