@@ -20,7 +20,7 @@ def test_validate_lists_each_bad_file_and_problem_and_exits_2(tmp_path):
     out = result.output
     assert f"ok       {tmp_path / 'good.md'} -> /good/" in out
     assert f"invalid  {tmp_path / 'no-title.md'}: title: is required" in out
-    assert f"invalid  {tmp_path / 'bad.json'}: json: is not valid JSON" in out
+    assert f"invalid  {tmp_path / 'bad.json'}: json (line 1, column 2): is not valid JSON" in out
     assert f"invalid  {tmp_path / 'bin.txt'}: encoding: is not valid UTF-8" in out
     assert "1 valid, 3 invalid" in out
 

@@ -170,7 +170,7 @@ def test_alias_cannot_take_another_articles_url(site):
 
 def test_second_source_cannot_take_a_published_slug(site):
     outcome = site.put("other/b.md", md("Other B"))
-    assert outcome.action == "rejected" and "already published from content/b.md" in outcome.reason
+    assert outcome.action == "rejected" and "'b' is already used by content/b.md" in outcome.reason
 
 
 def test_similar_posts_are_deterministic_and_ranked(site):

@@ -13,13 +13,17 @@ class EdgepubError(Exception):
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a source document: which field, and what."""
+    """One thing wrong with a source document: which field, and what; where the
+    format has positions (YAML front matter, JSON syntax), the line and column."""
 
     field: str
     message: str
+    line: int = 0
+    column: int = 0
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
+        where = f" (line {self.line}, column {self.column})" if self.line else ""
+        return f"{self.field}{where}: {self.message}"
 
 
 class InvalidSource(EdgepubError):
@@ -52,8 +56,25 @@ class InvalidSource(EdgepubError):
     def as_dict(self) -> dict[str, object]:
         return {
             "source": self.source,
-            "problems": [{"field": p.field, "message": p.message} for p in self.problems],
+            "problems": [
+                {"field": p.field, "message": p.message, **({"line": p.line, "column": p.column} if p.line else {})}
+                for p in self.problems
+            ],
         }
+
+
+class InvalidRequest(EdgepubError):
+    """A request or argument edgepub cannot act on as given (a bad slug, URL, date or action).
+
+    Retrying the same request will not help; correcting it will."""
+
+    exit_code = 2
+
+
+class OperatorError(EdgepubError):
+    """An operator asked for something that cannot be done as asked (nothing to roll back to, ...)."""
+
+    exit_code = 3
 
 
 class TransientError(EdgepubError):
@@ -66,6 +87,17 @@ class ConfigurationError(EdgepubError):
     """Settings are missing or inconsistent."""
 
     exit_code = 78  # EX_CONFIG
+
+
+class MissingDependency(ConfigurationError):
+    """A feature needs an optional part of edgepub that is not installed."""
+
+    def __init__(self, feature: str, module: str, extra: str) -> None:
+        super().__init__(
+            f"{feature} needs the {module!r} package, which is not installed: pip install 'edgepub[{extra}]'"
+        )
+        self.module = module
+        self.extra = extra
 
 
 class PurgeError(EdgepubError):

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from edgepub.errors import TransientError
 from edgepub.freshness import FreshnessPolicy
 from edgepub.site import ENTRY_FIELDS, Counter, Entry, SiteModel, entries_from_rows
+from edgepub.state import SourceState, transition_at
 
 
 @dataclass(frozen=True)
@@ -29,14 +30,15 @@ class SourceRecord:
 
     key: str
     slug: str = ""
-    state: str = ""  # published, draft, scheduled, expired, rejected, deleted
+    state: SourceState = ""
     version: str = ""
     sequencer: str = ""
     updated: str = ""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SourceRecord:
-        return cls(**{k: str(v) for k, v in data.items() if k in SOURCE_FIELDS})
+        values = {k: str(v) for k, v in data.items() if k in SOURCE_FIELDS}
+        return cls(**values)  # type: ignore[arg-type]  # state: a row of ours, as SourceState
 
 
 SOURCE_FIELDS = tuple(f.name for f in fields(SourceRecord))
@@ -201,15 +203,6 @@ class ReviewItem:
     due: str  # YYYY-MM-DD, or freshness.NEVER
     last_reviewed: str
     source_key: str
-
-
-def transition_at(entry: Entry) -> str:
-    """When the entry's publication state next changes by itself ("" for never)."""
-    if entry.status == "scheduled" and entry.publish_at:
-        return entry.publish_at
-    if entry.live and entry.expire_at:
-        return entry.expire_at
-    return ""
 
 
 def status_counts(model: SiteModel) -> dict[str, int]:

@@ -12,16 +12,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from edgepub.admission import Claims, admit, read_source
 from edgepub.article import Article
 from edgepub.errors import InvalidSource
 from edgepub.index import MemoryIndex, SourceRecord
 from edgepub.local import FolderPageStore, FolderSourceStore, RecordingPurger
 from edgepub.parallel import default_workers, fork_map
 from edgepub.plan import Layout
-from edgepub.publisher import Applied, Outcome, Publisher, check_source_key, entry_for
-from edgepub.readers import read_article, supported
+from edgepub.publisher import Applied, Outcome, Publisher, entry_for
+from edgepub.readers import supported
 from edgepub.settings import Settings
 from edgepub.site import Entry
+from edgepub.state import changed_by_time
 
 
 @dataclass
@@ -49,13 +51,6 @@ class BuildReport:
     @property
     def rejected(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.action == "rejected"]
-
-
-def _time_state_changed(entry: Entry, now: str) -> bool:
-    """A scheduled entry whose time has come, or a live one past its expiry."""
-    return (entry.status == "scheduled" and entry.publish_at <= now) or (
-        entry.status == "published" and bool(entry.expire_at) and entry.expire_at <= now
-    )
 
 
 class Stamps:
@@ -178,7 +173,7 @@ def publish_all(
     def settled(key: str) -> Entry | None:
         """The entry of a source that needs no work if its hash still matches."""
         previous = by_source.get(key)
-        return previous if previous is not None and not _time_state_changed(previous, now_iso) else None
+        return previous if previous is not None and not changed_by_time(previous, now) else None
 
     todo: list[str] = []
     for key in keys:
@@ -192,19 +187,18 @@ def publish_all(
     def parse(chunk: Sequence[str]) -> list[Parsed]:
         results: list[Parsed] = []
         for key in chunk:
-            data = read(key)
+            try:
+                data = read(key)
+            except OSError as exc:  # removed or unreadable since it was listed: this source only
+                results.append((key, "", InvalidSource.single(key, "file", f"cannot be read: {exc.strerror or exc}")))
+                continue
             digest = hashlib.sha256(data).hexdigest()
             previous = settled(key)
             if previous is not None and previous.source_hash == digest:
                 results.append((key, digest, None))
                 continue
             try:
-                check_source_key(settings, key)
-                if len(data) > settings.max_source_bytes:
-                    raise InvalidSource.single(
-                        key, "size", f"is {len(data)} bytes; the limit is {settings.max_source_bytes}"
-                    )
-                results.append((key, digest, read_article(key, data)))
+                results.append((key, digest, read_source(settings, key, data)))
             except InvalidSource as error:
                 results.append((key, digest, error))
         return results
@@ -212,6 +206,8 @@ def publish_all(
     parsed = fork_map(parse, todo, publisher.workers) if publisher.workers > 1 else parse(todo)
     changes: dict[str, Entry | None] = {}
     articles: dict[str, Article] = {}
+    fresh = [(key, digest, result) for key, digest, result in parsed if result is not None]
+    admitted = iter(admit([result for _, _, result in fresh], Claims(model), now))
     for key, digest, result in parsed:
         report.hashes[key] = digest
         if result is None:
@@ -219,13 +215,13 @@ def publish_all(
             continue
         previous = by_source.get(key)
         try:
-            if isinstance(result, InvalidSource):
-                raise result
-            article = result
-            claimed = changes.get(article.slug) or model.entries.get(article.slug)
-            if claimed is not None and claimed.source_key != key:
-                raise InvalidSource.single(key, "slug", f"{article.slug!r} is already used by {claimed.source_key}")
+            verdict = next(admitted)
+            if isinstance(verdict, InvalidSource):
+                raise verdict
+            article = verdict.article
         except InvalidSource as error:
+            if progress:
+                progress(key)
             report.outcomes.append(publisher.reject(key, error))
             earlier = index.source(key) or SourceRecord(key=key)
             index.save_source(replace(earlier, state="rejected", updated=now_iso))

@@ -1,7 +1,10 @@
 """Markdown to safe HTML: cmarkgfm (GitHub's C CommonMark) then nh3 (ammonia).
 
-cmarkgfm already drops raw HTML and javascript: URLs in its default safe mode;
-nh3 is the second wall, with an allow-list of tags, attributes and URL schemes.
+cmark's own safe mode drops a raw HTML block whole, text and all, so a `<div>`
+around a paragraph lost the paragraph. cmark therefore passes raw HTML through
+and nh3 is the one sanitizer, with an allow-list of tags, attributes and URL
+schemes: it unwraps what it does not allow and keeps the text inside (only
+script and style lose their content), and drops javascript: and data: URLs.
 """
 
 from __future__ import annotations
@@ -63,13 +66,15 @@ _ATTRIBUTES = {
     "input": {"type", "checked", "disabled"},
 }
 _URL_SCHEMES = {"http", "https", "mailto"}
-# no smart punctuation: technical text ("--flag", quotes in commands) must stay as typed
-_OPTIONS = CmarkOptions.CMARK_OPT_GITHUB_PRE_LANG
+# No smart punctuation: technical text ("--flag", quotes in commands) must stay as typed.
+# Fenced code gets <code class="language-x"> (not <pre lang="x">, which is not a language tag).
+_OPTIONS = CmarkOptions.CMARK_OPT_UNSAFE
+_GFM = ["table", "autolink", "tagfilter", "strikethrough", "tasklist"]  # what GitHub uses
 
 
 def to_html(markdown_text: str) -> str:
     """Render Markdown to sanitized HTML. A top-level "# h1" is demoted: the page has one h1, the title."""
-    raw = cmarkgfm.github_flavored_markdown_to_html(markdown_text, options=_OPTIONS)
+    raw = cmarkgfm.markdown_to_html_with_extensions(markdown_text, options=_OPTIONS, extensions=_GFM)
     raw = raw.replace("<h1>", "<h2>").replace("</h1>", "</h2>")
     return nh3.clean(
         raw,

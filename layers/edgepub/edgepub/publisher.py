@@ -17,24 +17,25 @@ from __future__ import annotations
 import hashlib
 import logging
 import posixpath
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from edgepub.admission import Claims, admit, check_source_key, read_source
 from edgepub.article import Article, slugify
 from edgepub.errors import InvalidSource
 from edgepub.index import ArticleIndex, SourceRecord
 from edgepub.pages import Page, key_for_path
 from edgepub.plan import Layout, PageRef, SitePlan, plan, ref_for_path
-from edgepub.ports import PageStore, Purger, SourceStore, unique
+from edgepub.ports import PageStore, Purger, SourceObject, SourceStore, unique
 from edgepub.readers import read_article, supported
 from edgepub.render import Renderer
 from edgepub.s3events import SourceChange, sequencer_order
 from edgepub.settings import Settings
 from edgepub.site import Entry, SiteModel
+from edgepub.state import SourceState, article_state
 
 if TYPE_CHECKING:
     from edgepub.freshness import FreshnessPolicy
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+# A source as read before the lease: gone (None), or its object and the article or why it is not one.
+Read = tuple[SourceObject | None, Article | InvalidSource] | None
 
 
 def utcnow() -> datetime:
@@ -72,45 +75,8 @@ class Applied:
     purged: list[str] = field(default_factory=list)
 
 
-def publication_state(article: Article, now: datetime) -> str:
-    """The one place that decides whether an article is live (Hugo's rules)."""
-    if article.draft:
-        return "draft"
-    if article.publish_date and article.publish_date > now:
-        return "scheduled"
-    if article.expiry_date and article.expiry_date <= now:
-        return "expired"
-    return "published"
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 TAG_ITEM = "cache-tag:"  # marks a cache tag among the URLs pending purge
 OUTDATED_NOTICE = "This article is overdue for review and may be out of date."
-
-
-def state_at(entry: Entry, now: str) -> str:
-    """An entry's publication state at `now`, from its publish and expiry times (drafts stay drafts)."""
-    if entry.status == "draft":
-        return "draft"
-    if entry.expire_at and entry.expire_at <= now:
-        return "expired"
-    if entry.publish_at and entry.publish_at > now:
-        return "scheduled"
-    return "published"
-
-
-def check_source_key(settings: Settings, key: str) -> None:
-    """A key must sit under the source prefix, as plain path segments."""
-    segments = key.split("/")
-    if (
-        not key.startswith(settings.source_prefix)
-        or any(s in ("", ".", "..") for s in segments)
-        or "\\" in key
-        or _CONTROL.search(key)
-    ):
-        raise InvalidSource.single(
-            key, "key", f"must be a plain path under {settings.source_prefix!r} with no '.', '..' or empty segments"
-        )
 
 
 def _iso(moment: datetime | None) -> str:
@@ -140,7 +106,7 @@ def entry_for(
         noindex=article.needs_human_review,
         owner=article.owner,
         topic=article.topic,
-        status=publication_state(article, now),
+        status=article_state(article, now),
         publish_at=_iso(article.publish_date),
         expire_at=_iso(article.expiry_date),
         revision_status=article.revision.status,
@@ -188,13 +154,24 @@ class Publisher:
         return self.sync(key, sequencer=change.sequencer)
 
     def sync(self, key: str, *, sequencer: str = "") -> Outcome:
-        """Bring the site in line with the source at `key` as it is now."""
+        """Bring the site in line with the source at `key` as it is now.
+
+        The source is read and parsed before the site lease is taken, so no
+        source, however large or hostile, holds the lease while it is read.
+        If another writer changed this key's record meanwhile, it is read
+        again under the lease (bounded: reading is)."""
+        seen = self.index.source(key) or SourceRecord(key=key)
+        if self._stale(sequencer, seen):
+            return Outcome(key, "ignored", reason=f"event {sequencer} is not newer than {seen.sequencer}")
+        read = self._read(key)
         with self.index.lock():
             record = self.index.source(key) or SourceRecord(key=key)
-            if sequencer and record.sequencer and sequencer_order(sequencer) <= sequencer_order(record.sequencer):
+            if self._stale(sequencer, record):
                 return Outcome(key, "ignored", reason=f"event {sequencer} is not newer than {record.sequencer}")
+            if record != seen:
+                read = self._read(key)
             model = self.index.load()
-            outcome, state, slug, version = self._sync(key, record, model)
+            outcome, state, slug, version = self._sync(key, record, model, read)
             new_record = replace(
                 record, slug=slug, state=state, version=version, sequencer=sequencer or record.sequencer
             )
@@ -204,24 +181,40 @@ class Publisher:
                 self.sources.delete_report(key)  # the report of an earlier, broken upload no longer applies
             return outcome
 
-    def _sync(self, key: str, record: SourceRecord, model: SiteModel) -> tuple[Outcome, str, str, str]:
+    @staticmethod
+    def _stale(sequencer: str, record: SourceRecord) -> bool:
+        return bool(sequencer and record.sequencer) and sequencer_order(sequencer) <= sequencer_order(record.sequencer)
+
+    def _read(self, key: str) -> Read:
+        """The source as it is now: None when it is gone, else its object and what admission made of it."""
+        try:
+            check_source_key(self.settings, key)
+        except InvalidSource as error:
+            return None, error
+        obj = self.sources.read(key, max_bytes=self.settings.max_source_bytes)
+        if obj is None:
+            return None
+        try:
+            return obj, read_source(self.settings, key, obj.data, obj.size)
+        except InvalidSource as error:
+            return obj, error
+
+    def _sync(
+        self, key: str, record: SourceRecord, model: SiteModel, read: Read
+    ) -> tuple[Outcome, SourceState, str, str]:
         owned = model.entries.get(record.slug) if record.slug else None
         if owned is not None and owned.source_key != key:
             owned = None
+        if read is None:
+            return self._remove(key, owned, model), "deleted", "", ""
+        obj, found = read
+        admitted = admit([found], Claims(model), self.clock())[0]
         try:
-            check_source_key(self.settings, key)
-            obj = self.sources.read(key, max_bytes=self.settings.max_source_bytes)
-            if obj is None:
-                return self._remove(key, owned, model), "deleted", "", ""
-            if obj.data is None:
-                raise InvalidSource.single(
-                    key,
-                    "size",
-                    f"is {obj.size} bytes; the limit is {self.settings.max_source_bytes} (EDGEPUB_MAX_SOURCE_BYTES)",
-                )
-            article = read_article(key, obj.data)
+            if isinstance(admitted, InvalidSource):
+                raise admitted
+            article = admitted.article
+            assert obj is not None and obj.data is not None  # read_source admitted the bytes
             previous = model.entries.get(article.slug)
-            self._check_paths(article, model)
             moved = owned.moved_from if owned else ()
             if owned is not None and owned.slug != article.slug and owned.live:
                 moved = (*moved, owned.path)
@@ -413,26 +406,10 @@ class Publisher:
             log.warning("cannot re-render %s: source %s is gone", entry.path, entry.source_key)
             return None
         try:
-            return read_article(entry.source_key, obj.data)
+            return read_article(entry.source_key, obj.data, self.settings.source_limits)
         except InvalidSource as error:
             log.warning("cannot re-render %s: %s", entry.path, error.describe())
             return None
-
-    def _check_paths(self, article: Article, model: SiteModel) -> None:
-        owner = model.entries.get(article.slug)
-        if owner is not None and owner.source_key != article.source_key:
-            raise InvalidSource.single(
-                article.source_key, "slug", f"{article.slug!r} is already published from {owner.source_key}"
-            )
-        for i, alias in enumerate(article.aliases):
-            taken = model.path_owner(alias)
-            if alias == article.path or (taken is not None and taken != article.slug):
-                raise InvalidSource.single(
-                    article.source_key, f"aliases[{i}]", f"{alias} is already used by /{taken or article.slug}/"
-                )
-        taken = model.path_owner(article.path)
-        if taken is not None and taken != article.slug:
-            raise InvalidSource.single(article.source_key, "slug", f"{article.path} is a redirect of /{taken}/")
 
 
 def rebuild_changes(model: SiteModel) -> dict[str, Entry | None]:

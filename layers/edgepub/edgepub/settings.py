@@ -41,6 +41,20 @@ class CachePolicy:
 
 
 @dataclass(frozen=True)
+class SourceLimits:
+    """What one source may hold, so that reading it takes bounded time and memory
+    whatever its bytes. Each is a setting (EDGEPUB_MAX_...); README lists them."""
+
+    source_bytes: int = 2 * 1024 * 1024  # the whole file
+    front_matter_bytes: int = 256 * 1024  # YAML between the --- lines
+    nesting_depth: int = 12  # lists and mappings inside each other
+    number_digits: int = 18  # digits of a whole number (view counts, scores)
+    list_items: int = 200  # items of any one list or mapping
+    tags: int = 20  # tags of one article (each tag has a page and a feed)
+    aliases: int = 20  # redirects an article may claim
+
+
+@dataclass(frozen=True)
 class Settings:
     site_url: str = "https://www.example.com"
     site_title: str = "edgepub"
@@ -49,7 +63,13 @@ class Settings:
     articles_table: str = "edgepub-articles"
     source_prefix: str = "content/"
     rejected_prefix: str = "rejected/"
-    max_source_bytes: int = 2 * 1024 * 1024
+    max_source_bytes: int = SourceLimits.source_bytes
+    max_front_matter_bytes: int = SourceLimits.front_matter_bytes
+    max_nesting_depth: int = SourceLimits.nesting_depth
+    max_number_digits: int = SourceLimits.number_digits
+    max_list_items: int = SourceLimits.list_items
+    max_tags: int = SourceLimits.tags
+    max_aliases: int = SourceLimits.aliases
     cloudflare_zone_id: str = "0123456789abcdef0123456789abcdef"
     cloudflare_api_base: str = "https://api.cloudflare.com/client/v4"
     # Secrets Manager secret id (name or ARN) holding the API token; or an SSM
@@ -71,6 +91,9 @@ class Settings:
     purge_max_hold_seconds: int = 30
     purge_carry_delay_seconds: int = 8
     publish_queue_url: str = ""  # operators' republish fans out through it
+    # the dead-letter queues `edgepub dlq` lists and redrives (the ops function's environment)
+    publish_dlq_url: str = ""
+    purge_dlq_url: str = ""
     ledger_retention_days: int = 30
     review_interval_days: int = 180  # when neither the article nor its tags or topic say otherwise
     review_intervals: str = ""  # JSON: {"tag:security": 90, "topic:billing": 60}
@@ -110,6 +133,18 @@ class Settings:
         settings.check()
         return settings
 
+    @property
+    def source_limits(self) -> SourceLimits:
+        return SourceLimits(
+            source_bytes=self.max_source_bytes,
+            front_matter_bytes=self.max_front_matter_bytes,
+            nesting_depth=self.max_nesting_depth,
+            number_digits=self.max_number_digits,
+            list_items=self.max_list_items,
+            tags=self.max_tags,
+            aliases=self.max_aliases,
+        )
+
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
@@ -134,8 +169,14 @@ class Settings:
             raise ConfigurationError("EDGEPUB_PURGE_MAX_HOLD_SECONDS must be 0 (no carrying) or more")
         if not 0 <= self.purge_carry_delay_seconds <= 900:
             raise ConfigurationError("EDGEPUB_PURGE_CARRY_DELAY_SECONDS must be between 0 and 900 (SQS DelaySeconds)")
-        if self.max_source_bytes < 1:
-            raise ConfigurationError("EDGEPUB_MAX_SOURCE_BYTES must be positive")
+        for name, value in vars(self.source_limits).items():
+            if value < 1:
+                raise ConfigurationError(f"EDGEPUB_MAX_{name.upper()} must be positive, got {value}")
+        if self.max_nesting_depth > 100 or self.max_number_digits > 4000:
+            raise ConfigurationError(
+                "EDGEPUB_MAX_NESTING_DEPTH is at most 100 and EDGEPUB_MAX_NUMBER_DIGITS at most 4000 "
+                "(beyond them Python itself refuses the input)"
+            )
 
 
 def _coerce(name: str, type_name: object, raw: str) -> object:

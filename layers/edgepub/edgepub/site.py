@@ -20,8 +20,7 @@ from itertools import combinations
 from typing import Any
 
 from edgepub.article import slugify
-
-LIVE = "published"
+from edgepub.state import LIVE, PublicationState
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class Entry:
     owner: str = ""
     topic: str = ""
     outdated: bool = False  # overdue for review, with the notice setting on: the page says so
-    status: str = LIVE  # published, draft, scheduled, expired
+    status: PublicationState = LIVE
     publish_at: str = ""
     expire_at: str = ""
     revision_status: str = ""
