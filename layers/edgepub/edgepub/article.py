@@ -421,7 +421,7 @@ def build_article(
     )
 
     title = c.text(fields_in, "title", required=True, limit=300, line=True)
-    body = fields_in.get("body", "")
+    body = fields_in.get("body") or ""
     if not isinstance(body, str):
         c.add("body", f"must be text, got {_kind(body)}")
         body = ""

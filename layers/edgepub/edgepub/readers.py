@@ -21,6 +21,7 @@ import json
 import posixpath
 import re
 import string
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,11 +103,12 @@ def default_slug(source_key: str) -> str:
 
 
 def _check_yaml(root: yaml.Node, limits: SourceLimits, first_line: int) -> None:
-    """Walk the composed node graph before anything is constructed from it."""
+    """Walk the composed node graph, breadth first, before anything is constructed from it
+    (breadth first: an alias is found at the level it is used, before the depth it builds)."""
     seen: set[int] = set()
-    stack: list[tuple[yaml.Node, int]] = [(root, 0)]
-    while stack:
-        node, depth = stack.pop()
+    queue: deque[tuple[yaml.Node, int]] = deque([(root, 0)])
+    while queue:
+        node, depth = queue.popleft()
         line, column = node.start_mark.line + first_line, node.start_mark.column + 1
         if id(node) in seen:
             raise _Refused(
@@ -142,7 +144,7 @@ def _check_yaml(root: yaml.Node, limits: SourceLimits, first_line: int) -> None:
         if count > limits.list_items:
             message = f"has {count} items in one list or mapping; the limit is {limits.list_items}"
             raise _Refused("front matter", message, line, column)
-        stack.extend((child, depth + 1) for child in children)
+        queue.extend((child, depth + 1) for child in children)
 
 
 def _load_yaml(text: str, limits: SourceLimits, first_line: int) -> Fields:
