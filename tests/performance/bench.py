@@ -384,6 +384,59 @@ print(json.dumps({"source_bytes": len(data), "action": outcome.action, "tracemal
     return dict(json.loads(done.stdout))
 
 
+def b8_hostile() -> list[dict[str, Any]]:
+    """Each hostile source of tests/support/hostile.py read in a fresh process: outcome,
+    seconds, and peak memory (the process image's VmHWM, and Python's tracemalloc peak)."""
+    from tests.support.hostile import ALL
+
+    code = """
+import sys, time, tracemalloc, json
+from tests.support.hostile import ALL
+from edgepub.errors import InvalidSource
+from edgepub.readers import read_article
+case = next(h for h in ALL if h.name == sys.argv[1])
+tracemalloc.start()
+start = time.perf_counter()
+try:
+    outcome = "article " + read_article("content/" + case.name, case.data).slug
+except InvalidSource as error:
+    outcome = "rejected: " + ", ".join(dict.fromkeys(p.field for p in error.problems))
+seconds = time.perf_counter() - start
+peak = tracemalloc.get_traced_memory()[1]
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"source": case.name, "bytes": len(case.data), "outcome": outcome, "seconds": seconds,
+                  "tracemalloc_peak_bytes": peak, "max_rss_bytes": hwm * 1024}))
+"""
+    rows = []
+    for case in ALL:
+        done = subprocess.run(
+            [sys.executable, "-c", code, case.name], capture_output=True, text=True, check=True, cwd=ROOT
+        )
+        rows.append(dict(json.loads(done.stdout)))
+    return rows
+
+
+def _hostile_lines(rows: list[dict[str, Any]] | None) -> list[str]:
+    if not rows:
+        return []
+    lines = [
+        "## B8 hostile sources",
+        "",
+        "Each source of `tests/support/hostile.py` read and validated in a fresh process "
+        "(`python -m tests.performance.bench --only b8`). Peak RSS is the whole process, Python and "
+        "edgepub's imports included (about 20 MB of it); the heap peak is what reading the source allocated.",
+        "",
+        "| source | bytes | outcome | ms | peak RSS MB | heap peak MB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: -r["seconds"]):
+        lines.append(
+            f"| {r['source']} | {r['bytes']:,} | {r['outcome']} | {r['seconds'] * 1000:.1f} | "
+            f"{r['max_rss_bytes'] / 1e6:.1f} | {r['tracemalloc_peak_bytes'] / 1e6:.2f} |"
+        )
+    return [*lines, ""]
+
+
 def b3_end_to_end(count: int) -> dict[str, Any]:
     """Uploads in a burst on the embedded stack: time until every page is written and every purge made."""
     code = f"""
@@ -599,6 +652,7 @@ def render_page(results: dict[str, Any]) -> str:
         f"Command: `{results['command']}`",
         "",
     ]
+    lines[-4:-4] = _hostile_lines(results.get("b8"))
     return "\n".join(lines)
 
 
@@ -787,7 +841,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--json", type=Path, default=ROOT / ".edgepub" / "bench.json")
     parser.add_argument("--from-json", type=Path, help="Only render the page from an earlier result file.")
+    parser.add_argument("--only", choices=["b8"], help="Run one section alone and print it (the page is not written).")
     args = parser.parse_args()
+    if args.only == "b8":
+        print("\n".join(_hostile_lines(b8_hostile())))
+        return
     if args.from_json:
         args.out.write_text(render_page(json.loads(args.from_json.read_text())), encoding="utf-8")
         return
@@ -821,6 +879,7 @@ def main() -> None:
     results["b4"] = b4_cold_start(args.repeat)
     results["b6"] = b6_memory()
     results["b6_largest"] = b6_memory(results["b6"]["largest_accepted_bytes"])
+    results["b8"] = b8_hostile()
     page = render_page(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(page, encoding="utf-8")

@@ -25,14 +25,17 @@ def _front(fields: str, body: str = "Body.\n") -> bytes:
     return f"---\n{fields}\n---\n{body}".encode()
 
 
+# 4 KB of YAML that PyYAML's safe loader expands to 60**9 references: gigabytes once
+# turned into text. edgepub refuses aliases before constructing anything.
 ALIAS_BOMB = (
     b"---\ntitle: bomb\npayload:\n"
     + b'  a: &a ["'
-    + b"lol" * 300
+    + b"lol" * 680
     + b'"]\n'
-    + b"".join(f"  {chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 40)}]\n".encode() for i in range(8))
+    + b"".join(f"  {chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 60)}]\n".encode() for i in range(8))
     + b"---\nx\n"
 )
+
 
 GOOD = (
     Hostile("good-one.md", _front("title: Good one\ndate: 2026-03-01\ntags: [cdn]"), "published", shows="Good one"),

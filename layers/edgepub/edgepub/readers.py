@@ -157,9 +157,9 @@ def _load_yaml(text: str, limits: SourceLimits, first_line: int) -> Fields:
         loaded = loader.construct_document(root)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + first_line}, column {mark.column + 1}" if mark else ""
         problem = exc.problem or exc.context or "cannot be read"
-        raise _Refused("front matter", f"is not valid YAML{where}: {problem}") from None
+        line, column = (mark.line + first_line, mark.column + 1) if mark else (0, 0)
+        raise _Refused("front matter", f"is not valid YAML: {problem}", line, column) from None
     except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
         if isinstance(exc, _Refused):
             raise
