@@ -81,11 +81,10 @@ def read_source(settings: Settings, key: str, data: bytes | None, size: int | No
     `data` is None when the store did not read an object over the size limit;
     `size` then says how large it is."""
     check_source_key(settings, key)
-    limit = settings.max_source_bytes
-    if data is None or len(data) > limit:
-        found = len(data) if data is not None else size
-        raise InvalidSource.single(key, "size", f"is {found} bytes; the limit is {limit} (EDGEPUB_MAX_SOURCE_BYTES)")
-    return read_article(key, data, settings.source_limits)
+    if data is None:
+        limit = settings.max_source_bytes
+        raise InvalidSource.single(key, "size", f"is {size} bytes; the limit is {limit} (EDGEPUB_MAX_SOURCE_BYTES)")
+    return read_article(key, data, settings.source_limits)  # which checks the size of what was read
 
 
 @dataclass
