@@ -3,6 +3,8 @@
 Each record is one source change, published by the library; a record that fails
 for a reason retrying can fix is reported back so SQS retries only that record.
 Invalid sources are not failures: they are reported and the record is done.
+A failed record is logged at error level with the source keys it carries, its
+receive count, and whether that was its last try before the publish DLQ.
 """
 
 from __future__ import annotations
@@ -37,7 +39,11 @@ def publisher() -> Publisher:
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
     logger.append_keys(message_id=record.message_id)
-    service.report(service.publish_message(publisher(), record.body), logger, metrics)
+    try:
+        service.report(service.publish_message(publisher(), record.body), logger, metrics)
+    except Exception as error:
+        service.report_failed_record(record.body, record.attributes.get("ApproximateReceiveCount"), error, logger)
+        raise  # the batch processor reports the record failed
 
 
 @logger.inject_lambda_context

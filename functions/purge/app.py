@@ -42,9 +42,11 @@ def purger() -> CloudflarePurger:
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    records = [(r.message_id, r.body, r.attributes.get("SentTimestamp")) for r in SQSEvent(event).records]
+    sqs_records = list(SQSEvent(event).records)
+    records = [(r.message_id, r.body, r.attributes.get("SentTimestamp")) for r in sqs_records]
     client = purger()
     client.time_left = lambda: context.get_remaining_time_in_millis() / 1000 - 5
     report = service.purge_messages(client, records)
-    service.report_purges(report, logger, metrics)
+    receives = {r.message_id: r.attributes.get("ApproximateReceiveCount") for r in sqs_records}
+    service.report_purges(report, logger, metrics, receives=receives)
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in report.failed_messages]}

@@ -34,6 +34,6 @@ def test_freshness_and_transitions_from_the_cli(stack):
 
     run = runner.invoke(cli, ["run", "transitions", "--now", "2030-01-01T00:01:00+00:00"], env=env)
     assert run.exit_code == 0, run.output
-    assert "published: ['later']" in run.output
+    assert "published (publish date reached): 1: later" in run.output
     keys = {o["Key"] for o in stack.s3.list_objects_v2(Bucket=stack.site_bucket)["Contents"]}
     assert "later/index.html" in keys

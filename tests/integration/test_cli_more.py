@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -121,22 +122,62 @@ def test_no_target_is_a_clear_error(tmp_path, monkeypatch):
     assert "run `edgepub serve`" in result.stderr
 
 
+def _ignore_sigint() -> None:
+    """What a non-interactive shell does to a command started with `&`."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _serve(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """`edgepub serve` started in the background, once its serve file is written."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EDGEPUB_", "AWS_"))}
+    with (tmp_path / "serve.err").open("w") as err:  # the child keeps its own copy
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "edgepub", "serve", *args],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            text=True,
+            preexec_fn=_ignore_sigint,
+        )
+    serve_file = tmp_path / ".edgepub" / "serve.json"
+    deadline = time.monotonic() + 60
+    while not serve_file.is_file() and time.monotonic() < deadline and serve.poll() is None:
+        time.sleep(0.2)
+    assert serve_file.is_file(), (tmp_path / "serve.err").read_text()
+    return serve, json.loads(serve_file.read_text())
+
+
+def _log_lines(log: Path) -> list[dict[str, Any]]:
+    """The JSON lines of a log being written (a line still being written is skipped)."""
+    lines = []
+    for line in log.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            lines.append(entry)
+    return lines
+
+
+def _stop(serve: subprocess.Popen[str], signum: int) -> int:
+    try:
+        serve.send_signal(signum)
+        return serve.wait(timeout=30)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+
+
 def test_serve_runs_the_stack_for_other_commands(tmp_path, samples):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EDGEPUB_", "AWS_"))}
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "edgepub", "serve", "--samples", str(samples)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    serve, served = _serve(tmp_path, "--samples", str(samples))
+    log = tmp_path / ".edgepub" / "serve" / "functions.log"
     try:
-        serve_file = tmp_path / ".edgepub" / "serve.json"
+        assert served["pid"] == serve.pid
         deadline = time.monotonic() + 60
-        while not serve_file.is_file() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        edge = json.loads(serve_file.read_text())["edge"]
         state = ""
         while state != "published" and time.monotonic() < deadline:
             status = subprocess.run(
@@ -149,9 +190,63 @@ def test_serve_runs_the_stack_for_other_commands(tmp_path, samples):
             state = (json.loads(status.stdout)["entry"] or {}).get("status", "") if status.returncode == 0 else ""
             time.sleep(0.3)
         assert state == "published"
-        page = requests.get(f"{edge}/purge-only-what-changed/", timeout=5)
+        page = requests.get(f"{served['edge']}/purge-only-what-changed/", timeout=5)
         assert page.status_code == 200 and "Purge only what changed" in page.text
+        # the functions' logs are in the file serve names, not on its stdout
+        logged = _log_lines(log)
+        assert any(e.get("message") == "published content/purge-only-what-changed.md" for e in logged)
+        # a record the publish function cannot read: each failure logged, the last one saying so
+        import boto3
+
+        sqs = boto3.client(
+            "sqs",
+            endpoint_url=served["endpoint"],
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        sqs.send_message(QueueUrl=served["env"]["EDGEPUB_PUBLISH_QUEUE_URL"], MessageBody="garbage")
+        failures: list[dict[str, Any]] = []
+        while not any(f.get("last_try") for f in failures) and time.monotonic() < deadline:
+            time.sleep(0.3)
+            failures = [
+                e
+                for e in _log_lines(log)
+                if str(e.get("message", "")).startswith("publish failed for SQS message body is not JSON")
+            ]
+        assert [f["receive_count"] for f in failures] == [1, 2, 3, 4, 5]
+        assert (
+            failures[-1]["level"] == "ERROR" and "moves it to the publish dead-letter queue" in failures[-1]["message"]
+        )
+        listed = subprocess.run(
+            [sys.executable, "-m", "edgepub", "dlq", "list"], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert "SQS message body is not JSON" in listed.stdout, listed.stderr
     finally:
-        serve.send_signal(signal.SIGINT)
-        serve.wait(timeout=30)
-    assert not (Path(tmp_path) / ".edgepub" / "serve.json").exists()
+        code = _stop(serve, signal.SIGINT)  # SIGINT stops it although it started with SIGINT ignored
+    assert code == 0
+    assert not (tmp_path / ".edgepub" / "serve.json").exists()
+    assert "stopped (SIGINT)" in (tmp_path / "serve.err").read_text()
+
+
+def test_serve_stops_on_sigterm_and_refuses_a_second_serve(tmp_path):
+    serve, served = _serve(tmp_path)
+    try:
+        second = subprocess.run(
+            [sys.executable, "-m", "edgepub", "serve"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+        assert second.returncode == 3
+        assert f"edgepub serve is already running here (process {served['pid']})" in second.stderr
+    finally:
+        code = _stop(serve, signal.SIGTERM)
+    assert code == 0
+    assert not (tmp_path / ".edgepub" / "serve.json").exists()
+    assert "stopped (SIGTERM)" in (tmp_path / "serve.err").read_text()
+    after = subprocess.run(
+        [sys.executable, "-m", "edgepub", "status", "x"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("EDGEPUB_")},
+    )
+    assert after.returncode == 78 and "run `edgepub serve`" in after.stderr

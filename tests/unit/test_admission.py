@@ -3,7 +3,7 @@ the same way on every path, and the site's own paths are never an article's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -36,7 +36,7 @@ class Sources(MemorySourceStore):
         super().__init__()
         self.index = index
         self.reads_under_lease: list[bool] = []
-        self.on_read = lambda: None
+        self.on_read: Callable[[], None] = lambda: None
 
     def read(self, key: str, *, max_bytes: int, version: str = "") -> SourceObject | None:
         self.reads_under_lease.append(self.index.held)

@@ -125,3 +125,30 @@ def test_no_secret_value_in_the_template():
     text = (ROOT / "template.yaml").read_text()
     assert not re.search(r"^\s+SecretString:", text, re.M)
     assert "GenerateSecretString" in text  # a random placeholder until the operator sets the token
+
+
+@pytest.mark.parametrize(("queue", "function"), [("PublishQueue", "PublishFunction"), ("PurgeQueue", "PurgeFunction")])
+def test_each_function_knows_its_queues_receive_limit_to_say_when_a_failure_was_the_last_try(template, queue, function):
+    limit = template["Resources"][queue]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+    env = template["Resources"][function]["Properties"]["Environment"]["Variables"]
+    name = f"EDGEPUB_{queue.removesuffix('Queue').upper()}_MAX_RECEIVE_COUNT"
+    assert int(env[name]) == limit
+
+
+def test_the_ops_function_may_read_and_delete_only_the_two_dead_letter_queues(template):
+    env = template["Resources"]["OpsFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["EDGEPUB_PUBLISH_DLQ_URL"] == {"Ref": "PublishDLQ"}
+    assert env["EDGEPUB_PURGE_DLQ_URL"] == {"Ref": "PurgeDLQ"}
+    statements = [
+        statement
+        for policy in template["Resources"]["OpsFunctionRole"]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    dlq = [s for s in statements if "DLQ" in str(s["Resource"])]
+    assert len(dlq) == 1
+    assert sorted(dlq[0]["Action"]) == ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:ReceiveMessage"]
+    assert dlq[0]["Resource"] == [{"Fn::GetAtt": ["PublishDLQ", "Arn"]}, {"Fn::GetAtt": ["PurgeDLQ", "Arn"]}]
+    # sending back: SendMessage on the two source queues and on nothing else
+    senders = [s for s in statements if "sqs:SendMessage" in str(s["Action"])]
+    assert senders and all("PublishQueue" in str(s["Resource"]) or "PurgeQueue" in str(s["Resource"]) for s in senders)
+    assert not any("DLQ" in str(s["Resource"]) for s in senders)

@@ -3,13 +3,15 @@
 Library errors become one clear line on stderr and an exit code, in one place
 (the command group): 0 success, 1 failure, 2 invalid input or usage, 3 an
 operator request that cannot be done as asked, 75 temporary failure (retry),
-78 configuration error.
+78 configuration error (and a missing optional dependency). Anything else is a
+bug: one line names it and where its traceback was written (`--debug` prints it).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -20,7 +22,7 @@ import click
 
 from edgepub import __version__
 from edgepub.errors import EdgepubError, InvalidSource
-from edgepub.readers import read_article, supported
+from edgepub.readers import supported
 from edgepub.settings import Settings
 
 
@@ -28,15 +30,81 @@ def _emit(as_json: bool, data: Any, text: str) -> None:
     click.echo(json.dumps(data, indent=2, default=str) if as_json else text)
 
 
+ERROR_LOG = Path(".edgepub/edgepub.log")
+# optional dependencies by top-level module: the extra that installs them
+EXTRAS = {"moto": "embedded", "samtranslator": "embedded", "flask": "embedded", "werkzeug": "embedded"}
+
+
 class _Group(click.Group):
-    """Maps edgepub's errors to one line on stderr and their exit code, for every command."""
+    """Maps every error to one line on stderr and an exit code, for every command:
+    edgepub's own errors by their exit code; a missing optional dependency, AWS
+    credentials or endpoint by what to do about it; anything else as a bug, its
+    traceback written to a log file (or, with --debug, to stderr)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
         except EdgepubError as exc:
             click.echo(f"edgepub: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except Exception as exc:
+            known = _known_error(ctx, exc)
+            if known is not None:
+                click.echo(f"edgepub: {known}", err=True)
+                ctx.exit(known.exit_code)
+            if ctx.params.get("debug"):
+                import traceback
+
+                click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
+                click.echo(f"edgepub: unexpected error: {type(exc).__name__}: {exc}", err=True)
+            else:
+                where = _log_traceback(exc)
+                click.echo(
+                    f"edgepub: unexpected error: {type(exc).__name__}: {exc}; the traceback is in {where}", err=True
+                )
+            ctx.exit(1)
+
+
+def _known_error(ctx: click.Context, exc: Exception) -> EdgepubError | None:
+    """An exception from outside edgepub that has a cause an operator can fix, as an EdgepubError."""
+    from edgepub.errors import ConfigurationError, MissingDependency, TransientError
+
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        top = exc.name.split(".")[0]
+        if top in EXTRAS:
+            command = ctx.invoked_subcommand or "this command"
+            return MissingDependency(f"edgepub {command}", top, EXTRAS[top])
+        return None
+    try:
+        from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError
+    except ModuleNotFoundError:  # pragma: no cover - boto3 is a dependency
+        return None
+    if isinstance(exc, NoCredentialsError | NoRegionError):
+        return ConfigurationError(f"{exc} (set AWS_PROFILE, or the AWS_* variables)")
+    if isinstance(exc, EndpointConnectionError):
+        return TransientError(f"{exc}; is the stack running? (`edgepub serve`, or --stack NAME)")
+    return None
+
+
+def _log_traceback(exc: Exception) -> str:
+    """Append the traceback to ERROR_LOG (created as needed), else to a file in the temp folder."""
+    import tempfile
+    import time
+    import traceback
+
+    header = f"--- {time.strftime('%Y-%m-%dT%H:%M:%S%z')} edgepub {__version__}: {' '.join(sys.argv[1:])}\n"
+    text = header + "".join(traceback.format_exception(exc))
+    for path in (ERROR_LOG, Path(tempfile.gettempdir()) / "edgepub.log"):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as log:
+                log.write(text)
+            return str(path)
+        except OSError:
+            continue
+    return "nowhere (no writable log file; run again with --debug)"
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,10 +116,16 @@ class _Group(click.Group):
     help="A deployed stack's name: resolve it from CloudFormation and run actions in its ops function. "
     "Default: EDGEPUB_* variables, else the embedded stack of `edgepub serve`.",
 )
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="EDGEPUB_DEBUG",
+    help="On an unexpected error, print its traceback here instead of to .edgepub/edgepub.log.",
+)
 @click.pass_context
-def cli(ctx: click.Context, stack: str | None) -> None:
+def cli(ctx: click.Context, stack: str | None, debug: bool) -> None:
     """edgepub: publish articles from S3 to the edge, purging exactly what changed."""
-    ctx.obj = {"stack": stack}
+    ctx.obj = {"stack": stack, "debug": debug}
 
 
 def _target(ctx: click.Context) -> Any:
@@ -98,42 +172,64 @@ def _act(ctx: click.Context, payload: dict[str, Any]) -> dict[str, Any]:
         return service.run_ops(service.aws_publisher(settings), payload)
 
 
+def _check_files(files: list[tuple[Path, str]], settings: Settings) -> list[dict[str, Any]]:
+    """Admit each file as the pipeline would (edgepub.admission), together, so that
+    two files claiming one slug or path are caught too. One result per file."""
+    from datetime import UTC, datetime
+
+    from edgepub.admission import Admitted, Claims, admit, read_source
+    from edgepub.article import Article
+
+    read: list[Article | InvalidSource] = []
+    for file, key in files:
+        try:
+            read.append(read_source(settings, settings.source_prefix + key, file.read_bytes()))
+        except InvalidSource as error:
+            read.append(error)
+        except OSError as exc:
+            read.append(InvalidSource.single(str(file), "file", f"cannot be read: {exc.strerror or exc}"))
+    results = []
+    for (file, key), admitted in zip(files, admit(read, Claims(), datetime.now(UTC)), strict=True):
+        entry: dict[str, Any] = {"file": str(file), "key": settings.source_prefix + key, "ok": True, "problems": []}
+        if isinstance(admitted, Admitted):
+            article = admitted.article
+            entry.update(slug=article.slug, path=article.path, state=admitted.state, warnings=list(article.warnings))
+        else:
+            entry.update(ok=False, problems=admitted.as_dict()["problems"])
+        results.append(entry)
+    return results
+
+
+def _problem_lines(result: dict[str, Any]) -> list[str]:
+    return [
+        f"invalid  {result['file']}: {p['field']}"
+        + (f" (line {p['line']}, column {p['column']})" if p.get("line") else "")
+        + f": {p['message']}"
+        for p in result["problems"]
+    ]
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     """Check articles before upload; list every problem by file and field.
 
-    Exits 2 if any file is invalid. Folders are searched for .md, .json and .txt files.
+    Files are checked as the pipeline admits them, and against each other: two
+    files claiming one slug or URL path are reported. Exits 2 if any file is
+    invalid. Folders are searched for .md, .json and .txt files.
     """
-    files: list[Path] = []
-    for path in paths:
-        files.extend(
-            sorted(p for p in path.rglob("*") if p.is_file() and supported(p.name)) if path.is_dir() else [path]
-        )
     settings = Settings.from_env()
-    results = []
-    for file in files:
-        entry: dict[str, Any] = {"file": str(file), "ok": True, "problems": [], "warnings": []}
-        data = file.read_bytes()
-        try:
-            if len(data) > settings.max_source_bytes:
-                raise InvalidSource.single(
-                    str(file), "size", f"is {len(data)} bytes; the limit is {settings.max_source_bytes}"
-                )
-            article = read_article(str(file), data)
-            entry.update(slug=article.slug, warnings=list(article.warnings))
-        except InvalidSource as error:
-            entry.update(ok=False, problems=[asdict(p) for p in error.problems])
-        results.append(entry)
+    results = _check_files(_source_files(paths), settings)
     bad = [r for r in results if not r["ok"]]
     lines = []
     for r in results:
         if r["ok"]:
-            lines.append(f"ok       {r['file']} -> /{r['slug']}/")
+            held = "" if r["state"] == "published" else f"  ({r['state']}: not published yet)"
+            lines.append(f"ok       {r['file']} -> {r['path']}{held}")
             lines += [f"         warning: {w}" for w in r["warnings"]]
         else:
-            lines += [f"invalid  {r['file']}: {p['field']}: {p['message']}" for p in r["problems"]]
+            lines += _problem_lines(r)
     lines.append(f"{len(results) - len(bad)} valid, {len(bad)} invalid")
     _emit(as_json, {"files": results, "valid": len(results) - len(bad), "invalid": len(bad)}, "\n".join(lines))
     if bad:
@@ -208,41 +304,53 @@ def _source_files(paths: tuple[Path, ...]) -> list[tuple[Path, str]]:
 def publish(
     ctx: click.Context, paths: tuple[Path, ...], direct: bool, force: bool, dry_run: bool, as_json: bool
 ) -> None:
-    """Upload sources to the sources bucket, as editors do (validated first; the pipeline publishes them)."""
+    """Upload sources to the sources bucket, as editors do; the pipeline publishes them.
+
+    Every file is checked first, as `validate` does. The valid ones are uploaded
+    and the invalid ones listed and left out (with --force they are uploaded
+    too, and the pipeline rejects and reports them). Exits 2 if any was invalid.
+    """
     from edgepub import service
     from edgepub.aws import client
 
     files = _source_files(paths)
-    problems = []
-    for file, _ in files:
-        try:
-            read_article(str(file), file.read_bytes())
-        except InvalidSource as error:
-            problems.append(error.describe())
-    if problems and not force:
-        for problem in problems:
-            click.echo(f"invalid  {problem}", err=True)
-        raise InvalidSource("publish", [])  # exit 2; nothing uploaded
+    results = _check_files(files, Settings.from_env())
+    bad = [r for r in results if not r["ok"]]
+    for r in bad:
+        for line in _problem_lines(r):
+            click.echo(line, err=True)
+    chosen = [(f, k) for (f, k), r in zip(files, results, strict=True) if r["ok"] or force]
+    skipped = [r["file"] for r in bad if not force]
     if dry_run:
         _emit(
             as_json,
-            {"dry_run": True, "files": [str(f) for f, _ in files]},
-            "\n".join(f"would upload {f} as content/{k}" for f, k in files),
+            {"dry_run": True, "files": [str(f) for f, _ in chosen], "invalid": [r["file"] for r in bad]},
+            "\n".join([f"would upload {f} as content/{k}" for f, k in chosen] + [f"would skip {f}" for f in skipped]),
         )
+        if bad:
+            sys.exit(InvalidSource.exit_code)
         return
     outcomes = []
     with _in_target(ctx) as settings:
         s3 = client("s3", settings)
         publisher = service.aws_publisher(settings) if direct else None
-        with click.progressbar(files, label="uploading", file=sys.stderr) as bar:
+        with click.progressbar(chosen, label="uploading", file=sys.stderr) as bar:
             for file, key in bar:
                 s3.put_object(Bucket=settings.sources_bucket, Key=settings.source_prefix + key, Body=file.read_bytes())
                 if publisher is not None:
                     outcomes.append(asdict(publisher.sync(settings.source_prefix + key)))
-    text = f"uploaded {len(files)} sources to s3://{settings.sources_bucket}/{settings.source_prefix}"
+    text = f"uploaded {len(chosen)} sources to s3://{settings.sources_bucket}/{settings.source_prefix}"
+    if skipped:
+        text += f"; {len(skipped)} invalid, not uploaded (listed above)"
     if direct:
-        text += "\n" + "\n".join(f"{o['action']:<11} {o['source_key']} {o['url']} {o['reason']}" for o in outcomes)
-    _emit(as_json, {"uploaded": [k for _, k in files], "outcomes": outcomes}, text)
+        width = max((len(o["source_key"]) for o in outcomes), default=0)
+        text += "\n" + "\n".join(
+            f"{o['action']:<11} {o['source_key']:<{width}}  {o['url'] or o['reason']}" for o in outcomes
+        )
+    data = {"uploaded": [k for _, k in chosen], "invalid": [r["file"] for r in bad], "outcomes": outcomes}
+    _emit(as_json, data, text)
+    if bad:
+        sys.exit(InvalidSource.exit_code)
 
 
 @cli.command()
@@ -350,11 +458,13 @@ def purge(
     """
     from edgepub.cloudflare import CloudflarePurger
     from edgepub.errors import PurgeRejected
+    from edgepub.urls import check_purge_request
 
     if everything and (urls or tags or prefixes):
         raise click.UsageError("--everything purges the whole zone; give it alone")
     if not (everything or urls or tags or prefixes):
         raise click.UsageError("nothing to purge: give --url, --tag, --prefix or --everything")
+    check_purge_request(list(urls), list(tags), list(prefixes))
     settings = _settings(ctx)
     if everything and confirm != settings.cloudflare_zone_id:
         raise PurgeRejected(
@@ -363,7 +473,11 @@ def purge(
         )
     plan = {"files": list(urls), "tags": list(tags), "prefixes": list(prefixes), "everything": everything}
     if dry_run:
-        _emit(as_json, {"dry_run": True, **plan}, f"would purge: {json.dumps(plan)}")
+        forms = (("URL", urls), ("tag", tags), ("prefix", prefixes))
+        described = [f"{label:<6} {item}" for label, items in forms for item in items]
+        if everything:
+            described = [f"the whole zone {settings.cloudflare_zone_id}"]
+        _emit(as_json, {"dry_run": True, **plan}, "\n".join(["would purge (dry run):", *(f"  {d}" for d in described)]))
         return
     if everything:
         with _in_target(ctx) as settings:
@@ -372,10 +486,15 @@ def purge(
         return
     result = _act(ctx, {"action": "purge", "urls": list(urls), "tags": list(tags), "prefixes": list(prefixes)})
     lines = [
-        f"purged {len(r['items'])} items (request {r['request_id']}, {r['attempts']} attempt(s))"
+        f"purged {'  '.join(r['items'])} (request {r['request_id']}, {r['attempts']} attempt(s))"
+        if len(r["items"]) <= 3
+        else f"purged {len(r['items'])} items (request {r['request_id']}, {r['attempts']} attempt(s))"
         for r in result["receipts"]
     ]
-    lines += [f"FAILED {f['form']} {f['items']}: {f['error']}" for f in result["failed"]]
+    lines += [
+        f"FAILED to purge {len(f['items'])} {f['form']}: {f['error']}\n" + "\n".join(f"  {item}" for item in f["items"])
+        for f in result["failed"]
+    ]
     _emit(as_json, result, "\n".join(lines))
     if result["failed"]:
         sys.exit(1)
@@ -395,30 +514,37 @@ def purges(ctx: click.Context, day: str | None, failed: bool, as_json: bool) -> 
         entries = DynamoLedger(dynamo_table(settings)).entries(day or today())
     if failed:
         entries = [e for e in entries if e.outcome != "ok"]
-    lines = [
-        f"{e.at}  {e.form:<8} {len(e.items):>4} items  {e.attempts} attempt(s)  {e.request_id or '-'}  {e.outcome}"
-        for e in entries
-    ]
-    _emit(as_json, [asdict(e) for e in entries], "\n".join(lines) or "no purge calls recorded that day")
+    from edgepub.display import table
+
+    text = (
+        table(
+            ["AT", "FORM", "ITEMS", "ATTEMPTS", "REQUEST", "OUTCOME"],
+            [[e.at, e.form, len(e.items), e.attempts, e.request_id, e.outcome] for e in entries],
+        )
+        if entries
+        else f"no {'failed ' if failed else ''}purge calls recorded on {day or today()}"
+    )
+    _emit(as_json, [asdict(e) for e in entries], text)
 
 
 @cli.command()
 @click.argument("job", type=click.Choice(["transitions", "freshness", "drift"]))
 @click.option("--dry-run", is_flag=True, help="Show what the job would do; change, store and send nothing.")
-@click.option("--now", default=None, help="Run as of this ISO 8601 time (default: now).")
+@click.option("--now", default=None, help="Run as of this ISO 8601 time (default: now; no offset means UTC).")
 @click.option("--json", "as_json", is_flag=True, help="Print the job's report as JSON.")
 @click.pass_context
 def run(ctx: click.Context, job: str, dry_run: bool, now: str | None, as_json: bool) -> None:
     """Run a scheduled job now, as its schedule would."""
-    from edgepub import service
+    from edgepub import display, service
 
+    if now is not None:
+        service.parse_moment(now)  # a bad time is refused before the stack is reached
     with _in_target(ctx) as settings:
         result = service.run_job(
             service.aws_publisher(settings), {"job": job, "dry_run": dry_run, **({"now": now} if now else {})}
         )
     data = asdict(result)
-    text = "\n".join(f"{k}: {v}" for k, v in data.items() if not isinstance(v, (list, dict)) or v)
-    _emit(as_json, data, text)
+    _emit(as_json, data, display.job(job, data))
 
 
 @cli.command()
@@ -437,12 +563,17 @@ def freshness(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
 def status(ctx: click.Context, slug: str, as_json: bool) -> None:
     """What edgepub knows of an article (by slug, or by source key such as content/a.md): index entry,
     stored page and its versions, the last event, today's purges, any rejection report."""
+    from edgepub.display import cell
+
     info = _act(ctx, {"action": "status", "slug": slug})
     entry, stored = info["entry"], info["stored"]
     lines = [f"{info['url']}"]
     if entry:
-        lines.append(f"  state: {entry['status']}   source: {entry['source_key']} (version {entry['source_version']})")
-        lines.append(f"  title: {entry['title']}   date: {entry['date']}   tags: {', '.join(entry['tags'])}")
+        lines.append(
+            f"  state: {cell(entry['status'])}   source: {cell(entry['source_key'])}"
+            f" (version {cell(entry['source_version'])})"
+        )
+        lines.append(f"  title: {cell(entry['title'])}   date: {cell(entry['date'])}   tags: {cell(entry['tags'])}")
     else:
         lines.append("  not in the index")
     if stored:
@@ -450,18 +581,23 @@ def status(ctx: click.Context, slug: str, as_json: bool) -> None:
         lines.append(f"  stored page: version {stored['version_id']}, {match}")
     lines.append("  versions (newest first):")
     lines += [
-        f"    {v['version_id']}  {v['modified']}  {'deleted' if v['deleted'] else str(v['bytes']) + ' bytes'}"
+        f"    {cell(v['version_id'])}  {cell(v['modified'])}  "
+        f"{'deleted' if v['deleted'] else str(v['bytes']) + ' bytes'}"
         f"{'  <- current' if v['current'] else ''}"
         for v in info["versions"]
     ]
+    if not info["versions"]:
+        lines.append("    none")
     lines += [
-        f"  purged today at {p['at']}: {p['outcome']} (request {p['request_id'] or '-'})" for p in info["purges_today"]
+        f"  purged today at {p['at']}: {p['outcome']} (request {cell(p['request_id'])})" for p in info["purges_today"]
     ]
     if info["rejection"]:
-        lines.append(f"  REJECTED: {info['rejection'].get('error')}")
+        lines.append(f"  REJECTED: {cell(info['rejection'].get('error'))}")
     if info["source"]:
         src = info["source"]
-        lines.append(f"  last event: {src['state']} at {src['updated']} (sequencer {src['sequencer'] or '-'})")
+        lines.append(
+            f"  last event: {cell(src['state'])} at {cell(src['updated'])} (sequencer {cell(src['sequencer'])})"
+        )
     _emit(as_json, info, "\n".join(lines))
 
 
@@ -473,13 +609,13 @@ def status(ctx: click.Context, slug: str, as_json: bool) -> None:
 def unpublish(ctx: click.Context, slug: str, dry_run: bool, as_json: bool) -> None:
     """Take an article down: page deleted, listings updated, purged. Its source stays."""
     result = _act(ctx, {"action": "unpublish", "slug": slug, "dry_run": dry_run})
-    verb = "would delete" if dry_run else "deleted"
-    _emit(
-        as_json,
-        result,
-        f"{verb} {', '.join(result['deleted'])}; rewrote {len(result['written'])} listing pages;"
-        f" {len(result['purged'])} URLs purged\n{result['note']}",
+    deleted = ", ".join(result["deleted"]) or "nothing"
+    done = (
+        f"would delete {deleted} and update the listings that show it (dry run: nothing changed)"
+        if dry_run
+        else f"deleted {deleted}; rewrote {len(result['written'])} listing pages; {len(result['purged'])} URLs purged"
     )
+    _emit(as_json, result, f"{done}\n{result['note']}")
 
 
 @cli.command()
@@ -564,12 +700,59 @@ def _wait_for_queue(ctx: click.Context, queued: int, quiet: bool) -> None:
 def reconcile(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     """Compare the sources bucket with the index; queue sources it lacks and indexed sources that are gone."""
     result = _act(ctx, {"action": "reconcile", "dry_run": dry_run})
-    _emit(
-        as_json,
-        result,
+    lines = [
         f"not in the index: {len(result['missing_from_index'])}; gone from the bucket: "
-        f"{len(result['stale_in_index'])}; queued {result['queued']}",
-    )
+        f"{len(result['stale_in_index'])}; " + ("queued nothing (dry run)" if dry_run else f"queued {result['queued']}")
+    ]
+    lines += [f"  not in the index   {key}" for key in result["missing_from_index"]]
+    lines += [f"  gone from bucket   {key}" for key in result["stale_in_index"]]
+    _emit(as_json, result, "\n".join(lines))
+
+
+@cli.group()
+def dlq() -> None:
+    """Dead letters: messages the publish and purge queues gave up on after their retries."""
+
+
+DLQ_QUEUE_OPTION = click.option(
+    "--queue",
+    type=click.Choice(["publish", "purge"]),
+    default="publish",
+    show_default=True,
+    help="Whose dead-letter queue: the publish queue's (S3 notifications) or the purge queue's (URLs).",
+)
+
+
+@dlq.command("list")
+@DLQ_QUEUE_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the messages as JSON.")
+@click.pass_context
+def dlq_list(ctx: click.Context, queue: str, as_json: bool) -> None:
+    """List the messages in a dead-letter queue: id, when sent, receives, and what each carries
+    (source keys and events for publish; URL and tag counts for purge). They stay in the queue."""
+    from edgepub.display import dead_letters
+
+    result = _act(ctx, {"action": "dlq_list", "queue": queue})
+    _emit(as_json, result, dead_letters(queue, result["messages"]))
+
+
+@dlq.command("redrive")
+@DLQ_QUEUE_OPTION
+@click.option("--dry-run", is_flag=True, help="Say what would move; move nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def dlq_redrive(ctx: click.Context, queue: str, dry_run: bool, as_json: bool) -> None:
+    """Move the messages of a dead-letter queue back to their queue, to be handled again
+    (each is deleted from the dead-letter queue only after it was sent). Fix the cause first."""
+    from edgepub.display import redrive
+
+    result = _act(ctx, {"action": "dlq_redrive", "queue": queue, "dry_run": dry_run})
+    _emit(as_json, result, redrive(result))
+    if result["failed"]:
+        sys.exit(1)
+
+
+SERVE_LOG = Path(".edgepub/serve/functions.log")
 
 
 @cli.command()
@@ -579,23 +762,64 @@ def reconcile(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     help="A folder of sources to upload once the stack is up.",
 )
 def serve(samples: Path | None) -> None:
-    """Run the embedded stack until Ctrl-C: moto, the Cloudflare emulator and its local edge,
-    and the functions polling their queues. Other edgepub commands in another terminal use it."""
+    """Run the embedded stack until Ctrl-C (SIGINT) or SIGTERM: moto, the Cloudflare emulator
+    and its local edge, and the functions polling their queues. Other edgepub commands in
+    another terminal (same folder) use it. The functions' logs go to .edgepub/serve/functions.log."""
     import contextlib
-    import time
+    import logging
+    import os
+    import signal
 
+    from edgepub.errors import OperatorError
+    from edgepub.targets import SERVE_FILE, serving
+
+    running = serving(SERVE_FILE)
+    if running is not None:
+        raise OperatorError(f"edgepub serve is already running here (process {running['pid']}); stop it first")
+    stop = threading.Event()
+    caught: list[str] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        caught.append(signal.Signals(signum).name)
+        stop.set()
+
+    # Set explicitly: `edgepub serve &` in a non-interactive shell starts with SIGINT ignored.
+    stopping = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, on_signal) for s in stopping}
+    SERVE_LOG.parent.mkdir(parents=True, exist_ok=True)
+    warnings_log = logging.getLogger("py.warnings")
+    try:
+        # The functions write their logs and metrics to stdout, as in Lambda; for as long as
+        # the stack lives, stdout is the log file (the Powertools handlers take the stdout
+        # of the moment they are created). This command itself writes to stderr only.
+        with SERVE_LOG.open("a", encoding="utf-8", buffering=1) as log, contextlib.redirect_stdout(log):
+            handler = logging.StreamHandler(log)
+            warnings_log.addHandler(handler)
+            logging.captureWarnings(True)
+            try:
+                _serve(samples, stop, SERVE_FILE, os.getpid())
+            finally:
+                logging.captureWarnings(False)
+                warnings_log.removeHandler(handler)
+    finally:
+        for sig, handler_before in previous.items():
+            signal.signal(sig, handler_before)
+    click.echo(f"stopped ({caught[0] if caught else 'done'}); {SERVE_FILE} removed", err=True)
+
+
+def _serve(samples: Path | None, stop: threading.Event, serve_file: Path, pid: int) -> None:
+    """The embedded stack, up until `stop` is set; `serve_file` says where it is while it is."""
     from edgepub.edgeconfig import apply_rules, load_rules
     from edgepub.embedded.stack import EmbeddedStack
-    from edgepub.targets import SERVE_FILE
 
-    log_path = Path(".edgepub/serve/functions.log")
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("a", encoding="utf-8") as log, EmbeddedStack.start(window_scale=0.2) as stack:
+    with EmbeddedStack.start(window_scale=0.2) as stack:
         env = stack.settings_env()  # endpoints and resource names; the token stays in the embedded secret
-        SERVE_FILE.parent.mkdir(parents=True, exist_ok=True)
-        SERVE_FILE.write_text(json.dumps({"endpoint": stack.endpoint_url, "edge": stack.edge_base, "env": env}))
-        apply_rules(Settings.from_env(env), lambda: stack.token, load_rules(DEFAULT_RULES))
-        with contextlib.redirect_stdout(log):
+        serve_file.parent.mkdir(parents=True, exist_ok=True)
+        serve_file.write_text(
+            json.dumps({"pid": pid, "endpoint": stack.endpoint_url, "edge": stack.edge_base, "env": env})
+        )
+        try:
+            apply_rules(Settings.from_env(env), lambda: stack.token, load_rules(DEFAULT_RULES))
             stack.start_polling()
             if samples:
                 for file in sorted(samples.iterdir()):
@@ -603,17 +827,19 @@ def serve(samples: Path | None) -> None:
                         stack.s3.put_object(
                             Bucket=stack.sources_bucket, Key=f"content/{file.name}", Body=file.read_bytes()
                         )
-        click.echo(f"embedded stack up: AWS (moto) {stack.endpoint_url}", err=True)
-        click.echo(f"  sources bucket: {stack.sources_bucket} (upload under content/)", err=True)
-        click.echo(f"  the site through the local edge: {stack.edge_base}/", err=True)
-        click.echo(f"  function logs: {log_path}; other edgepub commands now use this stack. Ctrl-C stops.", err=True)
-        try:
-            while True:
-                time.sleep(1)
-        except KeyboardInterrupt:
+            click.echo(f"embedded stack up (process {pid}): AWS (moto) {stack.endpoint_url}", err=True)
+            click.echo(f"  sources bucket: {stack.sources_bucket} (upload under content/)", err=True)
+            click.echo(f"  the site through the local edge: {stack.edge_base}/", err=True)
+            click.echo(
+                f"  function logs: {SERVE_LOG}; other edgepub commands here now use this stack. "
+                "Ctrl-C (or SIGTERM) stops.",
+                err=True,
+            )
+            while not stop.wait(1):
+                pass
             click.echo("stopping", err=True)
         finally:
-            SERVE_FILE.unlink(missing_ok=True)
+            serve_file.unlink(missing_ok=True)
 
 
 def main() -> None:

@@ -44,8 +44,20 @@ def describe(rules: dict[str, list[dict[str, Any]]]) -> str:
         for rule in items:
             lines.append(f"  - {rule.get('description', '(no description)')}")
             lines.append(f"      when   {rule['expression']}")
-            lines.append(f"      action {rule['action']} {json.dumps(rule.get('action_parameters', {}))}")
+            settings = ", ".join(f"{k}={v}" for k, v in _flatten(rule.get("action_parameters", {})))
+            lines.append(f"      action {rule['action']}" + (f": {settings}" if settings else ""))
+            if rule.get("enabled") is False:
+                lines.append("      (disabled)")
     return "\n".join(lines)
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Action parameters as dotted names and JSON scalars: uri.path.expression=..., cache=true."""
+    if isinstance(value, dict):
+        return [pair for k, v in value.items() for pair in _flatten(v, f"{prefix}.{k}" if prefix else str(k))]
+    if isinstance(value, list):
+        return [pair for i, v in enumerate(value) for pair in _flatten(v, f"{prefix}[{i}]")]
+    return [(prefix, value if isinstance(value, str) else json.dumps(value))]
 
 
 def apply_rules(

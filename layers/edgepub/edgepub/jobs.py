@@ -19,9 +19,10 @@ from edgepub.freshness import NEVER, FreshnessPolicy
 from edgepub.index import ReviewItem
 from edgepub.pages import key_for_path, path_for_key
 from edgepub.plan import PageRef, ref_for_path
-from edgepub.publisher import Publisher, state_at
+from edgepub.publisher import Publisher
 from edgepub.render import environment
 from edgepub.site import Entry
+from edgepub.state import entry_state
 
 
 class JobIndex(Protocol):
@@ -79,7 +80,7 @@ def run_transitions(
             entry = model.entries.get(slug)
             if entry is None:
                 continue
-            state = state_at(entry, now_iso)
+            state = entry_state(entry, now)
             if state != entry.status:
                 changes[slug] = replace(entry, status=state)
                 (report.published if state == "published" else report.expired).append(slug)
@@ -132,7 +133,7 @@ def build_freshness_report(index: JobIndex, policy: FreshnessPolicy, today: date
             "slug": item.slug,
             "title": item.title,
             "url": f"{site_url}/{item.slug}/",
-            "due": item.due,
+            "due": "" if item.due == NEVER else item.due,  # no date: never reviewed, due now
             "last_reviewed": item.last_reviewed or "never",
             "owner": item.owner or "(no owner)",
             "state": state,
@@ -161,9 +162,19 @@ def build_freshness_report(index: JobIndex, policy: FreshnessPolicy, today: date
     )
 
 
+def due_label(row: dict[str, str]) -> str:
+    """A report row's due date as people read it: the date, or "never reviewed"."""
+    return row["due"] or "never reviewed"
+
+
 def render_report_html(report: FreshnessReport) -> bytes:
+    shown = replace(
+        report,
+        overdue_by_owner={o: [{**r, "due": due_label(r)} for r in rows] for o, rows in report.overdue_by_owner.items()},
+        due_soon=[{**r, "due": due_label(r)} for r in report.due_soon],
+    )
     html = (
-        environment().get_template("ops/freshness.html").render(r=report, max_age=max(report.review_age.values()) or 1)
+        environment().get_template("ops/freshness.html").render(r=shown, max_age=max(report.review_age.values()) or 1)
     )
     return html.encode()
 
@@ -196,7 +207,10 @@ def run_freshness(
         ]
         for owner, rows in report.overdue_by_owner.items():
             lines.append(f"{owner}: {len(rows)}")
-            lines += [f"  - {r['title']} ({r['url']}), due {r['due']}" for r in rows[:20]]
+            lines += [
+                f"  - {r['title']} ({r['url']}), " + (f"due {r['due']}" if r["due"] else "never reviewed")
+                for r in rows[:20]
+            ]
             if len(rows) > 20:
                 lines.append(f"  ... and {len(rows) - 20} more")
         notifier.notify(

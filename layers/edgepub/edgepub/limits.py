@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from edgepub.errors import ConfigurationError
+
 
 @dataclass(frozen=True)
 class PlanLimits:
@@ -47,7 +49,7 @@ class TokenBucket:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if rate <= 0 or capacity <= 0:
-            raise ValueError("rate and capacity must be positive")
+            raise ConfigurationError(f"a token bucket needs a positive rate and capacity, got {rate} and {capacity}")
         self.rate = rate
         self.capacity = capacity
         self.clock = clock

@@ -9,16 +9,10 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from edgepub.aws import S3PageStore
-from edgepub.errors import EdgepubError
+from edgepub.errors import OperatorError
 from edgepub.pages import key_for_path
 from edgepub.publisher import Publisher
 from edgepub.site import Entry
-
-
-class OperatorError(EdgepubError):
-    """An operator asked for something that cannot be done as asked."""
-
-    exit_code = 3
 
 
 @dataclass
@@ -186,7 +180,11 @@ def republish(
         entries = [{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])]
         response = queue.send_message_batch(QueueUrl=publisher.settings.publish_queue_url, Entries=entries)
         if response.get("Failed"):
-            raise OperatorError(f"could not queue all republish messages: {response['Failed'][0]}")
+            failed = response["Failed"][0]
+            raise OperatorError(
+                f"could not queue {len(response['Failed'])} republish messages: "
+                f"{failed.get('Code', 'error')}: {failed.get('Message', 'no message')}"
+            )
     return RepublishResult(keys=keys, queued=len(bodies), site_pages=everything)
 
 

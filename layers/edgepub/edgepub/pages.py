@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from urllib.parse import quote
 
+from edgepub.errors import InvalidRequest
 from edgepub.settings import CachePolicy
 
 HTML = "text/html; charset=utf-8"
@@ -23,8 +24,10 @@ TEXT = "text/plain; charset=utf-8"
 _SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]+$")
 
 
-class UnsafePath(ValueError):
-    """A URL path that would escape the site prefix or is not a plain site path."""
+class UnsafePath(InvalidRequest, ValueError):
+    """A URL path that would escape the site prefix or is not a plain site path (exit 2).
+
+    Still a ValueError, for callers that validate paths with `except ValueError`."""
 
 
 def key_for_path(path: str) -> str:

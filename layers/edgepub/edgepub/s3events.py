@@ -68,3 +68,33 @@ def parse_notification(body: str | dict[str, Any]) -> list[SourceChange]:
         except (KeyError, TypeError, ValueError) as exc:
             raise MalformedEvent(f"S3 record is missing {exc}") from None
     return changes
+
+
+@dataclass(frozen=True)
+class Carried:
+    """What a publish-queue message asks for, for logs and the dead-letter listing:
+    the source keys and event names it carries, or a note on what it is instead."""
+
+    keys: tuple[str, ...] = ()
+    event_names: tuple[str, ...] = ()
+    note: str = ""
+
+
+def carried(body: str) -> Carried:
+    """Never raises: an S3 notification's keys, edgepub's own site-pages request, or why it is neither."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        message = None
+    if isinstance(message, dict) and message.get("edgepub") == "site-pages":
+        return Carried(note="re-render the site's own pages")
+    try:
+        changes = parse_notification(body)
+    except MalformedEvent as exc:
+        return Carried(note=str(exc))
+    if not changes:
+        return Carried(note="s3:TestEvent")
+    return Carried(
+        keys=tuple(dict.fromkeys(c.key for c in changes)),
+        event_names=tuple(dict.fromkeys(c.event_name for c in changes)),
+    )

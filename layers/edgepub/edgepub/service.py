@@ -4,7 +4,7 @@ adapters. Handlers and the CLI both start here, so they share one path."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -75,6 +75,7 @@ class PurgeReport:
     failed_items: list[str] = field(default_factory=list)
     failed_messages: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    failed_reasons: dict[str, str] = field(default_factory=dict)  # message id -> what it asked and why it failed
 
 
 # A purge-queue record: (message id, body) or (message id, body, SentTimestamp in epoch milliseconds).
@@ -122,6 +123,7 @@ def purge_messages(
         except (ValueError, AttributeError, TypeError) as exc:
             report.failed_messages.append(message_id)
             report.errors.append(f"message {message_id} is not a purge request: {exc}")
+            report.failed_reasons[message_id] = f"not a purge request: {exc}"
             continue
         wanted[message_id] = message_urls + message_tags
         for item in wanted[message_id]:
@@ -158,7 +160,14 @@ def purge_messages(
     failed = {item for _, items, _ in result.failed for item in items}
     report.failed_items = sorted(failed)
     report.errors += [str(error) for _, _, error in result.failed]
-    report.failed_messages += [m for m, items in wanted.items() if failed.intersection(items)]
+    for message_id, items in wanted.items():
+        missed = failed.intersection(items)
+        if missed:
+            report.failed_messages.append(message_id)
+            first = next((str(e) for _, batch, e in result.failed if missed.intersection(batch)), "")
+            report.failed_reasons[message_id] = (
+                f"{len(missed)} of its {len(set(items))} URLs and tags not purged ({first})"
+            )
     return report
 
 
@@ -170,8 +179,32 @@ def _sent_at(timestamp_ms: str | None, now: float) -> float:
         return now
 
 
-def report_purges(report: PurgeReport, logger: _Logger, metrics: _Metrics) -> None:
+def report_purges(
+    report: PurgeReport,
+    logger: _Logger,
+    metrics: _Metrics,
+    *,
+    receives: Mapping[str, str | int | None] | None = None,
+    max_receives: int | None = None,
+) -> None:
+    """One log line and the metrics for an invocation, and an error line for each failed
+    message: what it asked, why it failed, its receive count and whether it was the last try
+    before the purge dead-letter queue (`receives`: ApproximateReceiveCount by message id)."""
     from aws_lambda_powertools.metrics import MetricUnit
+
+    limit = max_receive_count("purge") if max_receives is None else max_receives
+    for message_id in report.failed_messages:
+        count = _count((receives or {}).get(message_id))
+        logger.error(
+            f"purge message {message_id} failed: {report.failed_reasons.get(message_id, 'not purged')}; "
+            + fate(count, limit, "purge"),
+            extra={
+                "message_id": message_id,
+                "receive_count": count,
+                "max_receive_count": limit,
+                "last_try": last_try(count, limit),
+            },
+        )
 
     fields = {
         "messages": report.messages,
@@ -232,6 +265,73 @@ class _Metrics(Protocol):
 class _Logger(Protocol):
     def info(self, msg: object, *args: object, **kwargs: Any) -> None: ...
     def warning(self, msg: object, *args: object, **kwargs: Any) -> None: ...
+    def error(self, msg: object, *args: object, **kwargs: Any) -> None: ...
+
+
+def max_receive_count(queue: str) -> int:
+    """EDGEPUB_<QUEUE>_MAX_RECEIVE_COUNT (template.yaml's maxReceiveCount), read on its own so
+    that a failure is still logged when other settings are broken; 0 when unknown."""
+    import os
+
+    try:
+        return max(0, int(os.environ.get(f"EDGEPUB_{queue.upper()}_MAX_RECEIVE_COUNT", "0")))
+    except ValueError:
+        return 0
+
+
+def _count(value: str | int | None) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def last_try(receives: int, max_receives: int) -> bool:
+    return max_receives > 0 and receives >= max_receives
+
+
+def fate(receives: int, max_receives: int, queue: str) -> str:
+    """What SQS does next with a failed message, in words."""
+    if last_try(receives, max_receives):
+        return (
+            f"that was the last try ({receives} of {max_receives}): SQS moves it to the {queue} dead-letter "
+            f"queue (`edgepub dlq list --queue {queue}`)"
+        )
+    if max_receives > 0:
+        return f"SQS delivers it again (try {receives} of {max_receives} before the {queue} dead-letter queue)"
+    return f"SQS delivers it again (try {receives}; the {queue} queue's maxReceiveCount is not configured here)"
+
+
+def report_failed_record(
+    body: str,
+    receive_count: str | int | None,
+    error: BaseException,
+    logger: _Logger,
+    *,
+    max_receives: int | None = None,
+) -> None:
+    """Log, at error level, a publish record that failed: the source keys it carries, the
+    exception, its receive count and whether it was the last try before the publish
+    dead-letter queue. The caller re-raises, so that the record is reported failed."""
+    from edgepub.s3events import carried
+
+    found = carried(body)
+    count = _count(receive_count)
+    limit = max_receive_count("publish") if max_receives is None else max_receives
+    what = ", ".join(found.keys) or found.note
+    logger.error(
+        f"publish failed for {what}: {type(error).__name__}: {error}; " + fate(count, limit, "publish"),
+        exc_info=error,
+        extra={
+            "source_keys": list(found.keys),
+            "event_names": list(found.event_names),
+            "error_type": type(error).__name__,
+            "error": str(error),
+            "receive_count": count,
+            "max_receive_count": limit,
+            "last_try": last_try(count, limit),
+        },
+    )
 
 
 OUTCOME_METRICS = {
@@ -270,22 +370,32 @@ def report(outcomes: Iterable[Outcome], logger: _Logger, metrics: _Metrics) -> N
 def run_job(publisher: Publisher, event: dict[str, Any], now: datetime | None = None) -> Any:
     """Run the job an event asks for (see functions/scheduler/app.py)."""
     from edgepub.aws import S3ReportStore, SnsNotifier
-    from edgepub.errors import ConfigurationError
+    from edgepub.errors import InvalidRequest
     from edgepub.freshness import FreshnessPolicy
     from edgepub.jobs import job_payload, repair_drift, run_freshness, run_transitions
 
     payload = job_payload(event)
     settings = publisher.settings
-    moment = datetime.fromisoformat(payload["now"]) if payload.get("now") else (now or publisher.clock())
+    job = payload.get("job")
+    if job not in JOBS:
+        raise InvalidRequest(f"unknown job {job!r}: expected {', '.join(JOBS)}")
+    moment = parse_moment(str(payload["now"])) if payload.get("now") else (now or publisher.clock())
     dry_run = bool(payload.get("dry_run", False))
     index: Any = publisher.index
-    job = payload.get("job")
     if job == "transitions":
         return run_transitions(publisher, index, moment, dry_run=dry_run)
     if job == "freshness":
-        from zoneinfo import ZoneInfo
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-        today = moment.astimezone(ZoneInfo(settings.report_timezone)).date()
+        from edgepub.errors import ConfigurationError
+
+        try:
+            zone = ZoneInfo(settings.report_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigurationError(
+                f"EDGEPUB_REPORT_TIMEZONE={settings.report_timezone!r} is not an IANA time zone"
+            ) from None
+        today = moment.astimezone(zone).date()
         return run_freshness(
             index,
             FreshnessPolicy.from_settings(settings),
@@ -296,9 +406,30 @@ def run_job(publisher: Publisher, event: dict[str, Any], now: datetime | None = 
             prefix=settings.reports_prefix,
             dry_run=dry_run,
         )
-    if job == "drift":
-        return repair_drift(publisher, index, batch=int(payload.get("batch", settings.drift_batch)), dry_run=dry_run)
-    raise ConfigurationError(f"unknown job {job!r}: expected transitions, freshness or drift")
+    raw_batch = payload.get("batch", settings.drift_batch)
+    try:
+        batch = int(raw_batch)
+    except (TypeError, ValueError):
+        batch = 0
+    if batch < 1:
+        raise InvalidRequest(f"batch must be a whole number of pages, 1 or more, got {raw_batch!r}")
+    return repair_drift(publisher, index, batch=batch, dry_run=dry_run)
+
+
+JOBS = ("transitions", "freshness", "drift")
+
+
+def parse_moment(raw: str) -> datetime:
+    """An ISO 8601 time as a job's "now"; a time without an offset is UTC."""
+    from datetime import UTC
+
+    from edgepub.errors import InvalidRequest
+
+    try:
+        moment = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise InvalidRequest(f"now: {raw!r} is not an ISO 8601 time (for example 2030-01-01T07:00:00+00:00)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def report_job(result: Any, logger: _Logger, metrics: _Metrics) -> None:
@@ -323,7 +454,7 @@ def report_job(result: Any, logger: _Logger, metrics: _Metrics) -> None:
                 metrics.add_metric(name=f"Freshness_{state}", unit=MetricUnit.Count, value=count)
 
 
-OPS_ACTIONS = ("status", "republish", "unpublish", "rollback", "purge", "reconcile")
+OPS_ACTIONS = ("status", "republish", "unpublish", "rollback", "purge", "reconcile", "dlq_list", "dlq_redrive")
 
 
 def run_ops(publisher: Publisher, event: dict[str, Any]) -> dict[str, Any]:
@@ -331,14 +462,17 @@ def run_ops(publisher: Publisher, event: dict[str, Any]) -> dict[str, Any]:
 
     {"action": "status", "slug": S} | {"action": "republish", "slugs": [...] | "all": true | "tag": T}
     | {"action": "unpublish", "slug": S} | {"action": "rollback", "slug": S, "to": VERSION}
-    | {"action": "purge", "urls": [...], "tags": [...], "prefixes": [...]} | {"action": "reconcile"};
-    any of them with "dry_run": true.
+    | {"action": "purge", "urls": [...], "tags": [...], "prefixes": [...]} | {"action": "reconcile"}
+    | {"action": "dlq_list" | "dlq_redrive", "queue": "publish" | "purge"};
+    any of them with "dry_run": true. A request that cannot be acted on as given
+    raises InvalidRequest (exit code 2).
     """
     from dataclasses import asdict
 
     from edgepub import ops
     from edgepub.aws import S3PageStore, client
-    from edgepub.errors import ConfigurationError
+    from edgepub.errors import InvalidRequest
+    from edgepub.urls import check_purge_request
 
     settings = publisher.settings
     action = event.get("action")
@@ -348,28 +482,32 @@ def run_ops(publisher: Publisher, event: dict[str, Any]) -> dict[str, Any]:
         from edgepub.aws import dynamo_table
         from edgepub.ledger import DynamoLedger
 
-        return ops.page_status(publisher, pages, str(event["slug"]), DynamoLedger(dynamo_table(settings)))
+        return ops.page_status(
+            publisher, pages, _slug(event, settings.source_prefix), DynamoLedger(dynamo_table(settings))
+        )
     if action == "republish":
         result: Any = ops.republish(
             publisher,
             client("sqs", settings),
-            slugs=[str(s) for s in event.get("slugs", [])],
+            slugs=_strings(event, "slugs"),
             everything=bool(event.get("all")),
             tag=str(event.get("tag", "")),
             dry_run=dry_run,
         )
     elif action == "unpublish":
-        result = ops.unpublish(publisher, str(event["slug"]), dry_run=dry_run)
+        result = ops.unpublish(publisher, _slug(event), dry_run=dry_run)
     elif action == "rollback":
-        result = ops.rollback(publisher, pages, str(event["slug"]), str(event.get("to", "")), dry_run=dry_run)
+        result = ops.rollback(publisher, pages, _slug(event), str(event.get("to", "")), dry_run=dry_run)
     elif action == "purge":
-        items = {
-            "files": expand([str(u) for u in event.get("urls", [])], settings),  # as visitors request them
-            "tags": list(event.get("tags", [])),
-            "prefixes": list(event.get("prefixes", [])),
-        }
         if event.get("everything"):
-            raise ConfigurationError("purge everything is not an ops-function action: use the CLI, which asks")
+            raise InvalidRequest("purge everything is not an ops-function action: use the CLI, which asks")
+        urls, tags, prefixes = _strings(event, "urls"), _strings(event, "tags"), _strings(event, "prefixes")
+        check_purge_request(urls, tags, prefixes)
+        items = {
+            "files": expand(urls, settings),  # as visitors request them
+            "tags": tags,
+            "prefixes": prefixes,
+        }
         if dry_run:
             return {"dry_run": True, **items}
         purge_result = aws_purger(settings).purge_items(items)
@@ -379,6 +517,45 @@ def run_ops(publisher: Publisher, event: dict[str, Any]) -> dict[str, Any]:
         }
     elif action == "reconcile":
         result = ops.reconcile(publisher, client("s3", settings), client("sqs", settings), dry_run=dry_run)
+    elif action in ("dlq_list", "dlq_redrive"):
+        return dead_letters(settings, action, str(event.get("queue", "publish")), dry_run=dry_run)
     else:
-        raise ConfigurationError(f"unknown action {action!r}: expected one of {', '.join(OPS_ACTIONS)}")
+        raise InvalidRequest(f"unknown action {action!r}: expected one of {', '.join(OPS_ACTIONS)}")
     return asdict(result)
+
+
+def dead_letters(settings: Settings, action: str, queue: str, *, dry_run: bool = False) -> dict[str, Any]:
+    """List (`dlq_list`) or redrive (`dlq_redrive`) a dead-letter queue (edgepub.dlq)."""
+    from dataclasses import asdict
+
+    from edgepub.aws import client
+    from edgepub.dlq import DeadLetterQueue
+
+    dlq = DeadLetterQueue.for_queue(settings, client("sqs", settings), queue)
+    if action == "dlq_list":
+        return {"queue": queue, "messages": [asdict(m) for m in dlq.letters()]}
+    return asdict(dlq.redrive(dry_run=dry_run))
+
+
+def _slug(event: dict[str, Any], source_prefix: str = "") -> str:
+    """The request's slug: a site path segment (UnsafePath, exit 2, otherwise), or, where
+    `source_prefix` is given, a source key under it."""
+    from edgepub.errors import InvalidRequest
+    from edgepub.pages import key_for_path
+
+    slug = event.get("slug")
+    if not isinstance(slug, str) or not slug.strip():
+        raise InvalidRequest("a slug is required (status also takes a source key such as content/a.md)")
+    slug = slug.strip()
+    if not (source_prefix and slug.startswith(source_prefix)):
+        key_for_path(f"/{slug}/")
+    return slug
+
+
+def _strings(event: dict[str, Any], name: str) -> list[str]:
+    from edgepub.errors import InvalidRequest
+
+    value = event.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidRequest(f"{name} must be a list of strings, not a {type(value).__name__}")
+    return value

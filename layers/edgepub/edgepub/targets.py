@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgepub.errors import ConfigurationError
+from edgepub.errors import ConfigurationError, EdgepubError
 
-SERVE_FILE = Path(".edgepub/serve.json")
+SERVE_FILE = Path(".edgepub/serve.json")  # written by `edgepub serve` while it runs: endpoints, env, pid
 
 
 @dataclass
@@ -28,13 +28,52 @@ def resolve(stack: str | None) -> Target:
         return _deployed(stack)
     if os.environ.get("EDGEPUB_SITE_BUCKET"):
         return Target("environment", dict(os.environ), description="EDGEPUB_* variables")
+    stale = ""
     if SERVE_FILE.is_file():
-        data = json.loads(SERVE_FILE.read_text(encoding="utf-8"))
-        return Target("embedded", {**os.environ, **data["env"]}, description=f"edgepub serve ({data['endpoint']})")
+        data, stale = _serving(SERVE_FILE)
+        if data is not None:
+            return Target("embedded", {**os.environ, **data["env"]}, description=f"edgepub serve ({data['endpoint']})")
     raise ConfigurationError(
-        "no edgepub to talk to: run `edgepub serve` in another terminal (the embedded stack), "
+        f"{stale}no edgepub to talk to: run `edgepub serve` in another terminal (the embedded stack), "
         "set the EDGEPUB_* variables, or pass --stack <deployed stack name>"
     )
+
+
+def serving(path: Path = SERVE_FILE) -> dict[str, Any] | None:
+    """What the running `edgepub serve` wrote to `path` (pid, endpoint, edge, env), or None."""
+    return _serving(path)[0] if path.is_file() else None
+
+
+def _serving(path: Path) -> tuple[dict[str, Any] | None, str]:
+    """The serve file's contents if the `edgepub serve` that wrote it still runs; else
+    remove the file and say why (a serve killed with SIGKILL leaves it behind)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        pid = int(data["pid"])
+        env = dict(data["env"])
+        endpoint = str(data["endpoint"])
+    except (OSError, ValueError, KeyError, TypeError):
+        reason = f"{path} is unreadable or from an older edgepub"
+    else:
+        if process_alive(pid):
+            return {**data, "env": env, "endpoint": endpoint}, ""
+        reason = f"{path} names edgepub serve process {pid}, which is no longer running"
+    path.unlink(missing_ok=True)
+    return None, f"{reason}; removed it. "
+
+
+def process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    except OSError:
+        return False
+    return True
 
 
 def _deployed(stack: str) -> Target:
@@ -59,5 +98,8 @@ def invoke_ops(target: Target, payload: dict[str, Any]) -> dict[str, Any]:
     response = boto3.client("lambda").invoke(FunctionName=target.ops_function, Payload=json.dumps(payload).encode())
     result: dict[str, Any] = json.loads(response["Payload"].read() or b"{}")
     if response.get("FunctionError"):
-        raise ConfigurationError(f"the ops function failed: {result.get('errorMessage', result)}")
+        raise EdgepubError(
+            f"the ops function {target.ops_function} failed: "
+            f"{result.get('errorType', 'error')}: {result.get('errorMessage', 'no message')} (see its log)"
+        )
     return result

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlsplit
 
+from edgepub.errors import InvalidRequest
 from edgepub.settings import Settings
 
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
@@ -30,3 +31,22 @@ def visitor_urls(url: str, settings: Settings) -> list[str]:
 
 def expand(urls: list[str], settings: Settings) -> list[str]:
     return list(dict.fromkeys(u for url in urls for u in visitor_urls(url, settings)))
+
+
+def check_purge_request(urls: list[str], tags: list[str], prefixes: list[str]) -> None:
+    """Refuse (InvalidRequest, exit 2) what Cloudflare would: a URL that is not absolute
+    http(s), a prefix with a scheme, query or fragment, a tag with spaces or over 1024
+    characters. Everything wrong is named at once."""
+    problems = []
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or " " in url:
+            problems.append(f"--url {url!r} is not a URL as visitors request it (https://host/path)")
+    for prefix in prefixes:
+        if not prefix.strip("/") or "://" in prefix or "?" in prefix or "#" in prefix or " " in prefix:
+            problems.append(f"--prefix {prefix!r} must be host/path, with no scheme, query or fragment")
+    for tag in tags:
+        if not tag or len(tag) > 1024 or not tag.isprintable() or not tag.isascii() or " " in tag:
+            problems.append(f"--tag {tag!r} must be 1 to 1024 printable ASCII characters without spaces")
+    if problems:
+        raise InvalidRequest("; ".join(problems) + ". Nothing was purged.")

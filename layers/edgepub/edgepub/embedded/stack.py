@@ -27,6 +27,7 @@ from typing import Any
 
 from edgepub.embedded.cloudflare_emulator import CloudflareEmulator
 from edgepub.embedded.template import Resolver, load_sam_template, package_and_transform
+from edgepub.errors import ConfigurationError, EdgepubError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,14 @@ def _patch_moto_delete_marker_events() -> None:
     S3Backend.delete_object = delete_object  # type: ignore[method-assign]
 
 
+class EmbeddedStackError(EdgepubError):
+    """The embedded stack could not be created from template.yaml."""
+
+
+class QueuesNotDrained(TransientError, TimeoutError):
+    """The embedded stack's queues did not empty in time."""
+
+
 @dataclass
 class FunctionSpec:
     logical_id: str
@@ -97,7 +106,7 @@ class FunctionSpec:
             unique = f"edgepub_function_{self.logical_id}_{uuid.uuid4().hex[:8]}"
             spec = importlib.util.spec_from_file_location(unique, path)
             if spec is None or spec.loader is None:
-                raise ImportError(f"cannot load {path}")
+                raise ConfigurationError(f"cannot load the handler of {self.logical_id} from {path}")
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             self.module = module
@@ -299,7 +308,7 @@ class EmbeddedStack:
         )
         stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
         if stack["StackStatus"] != "CREATE_COMPLETE":
-            raise RuntimeError(f"embedded stack failed: {stack['StackStatus']} {stack.get('StackStatusReason')}")
+            raise EmbeddedStackError(f"embedded stack failed: {stack['StackStatus']} {stack.get('StackStatusReason')}")
         physical = {
             r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
             for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
@@ -537,7 +546,7 @@ class EmbeddedStack:
                 return handled
             if n == 0:
                 time.sleep(0.05)
-        raise TimeoutError(f"queues not drained after {timeout}s ({self.queue_depth()} messages left)")
+        raise QueuesNotDrained(f"queues not drained after {timeout}s ({self.queue_depth()} messages left)")
 
     def start_polling(self, interval: float = 0.2) -> None:
         """Poll in a background thread, like Lambda's event source mappings (for the demo and `serve`)."""

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from edgepub.errors import ConfigurationError
+
 # AWS managed policies the SAM transform may reference; the real translator
 # looks these up in IAM, which the embedded stack does not need.
 _MANAGED_POLICIES = {
@@ -122,14 +124,14 @@ class Resolver:
             return self.physical.get(logical, "").rsplit("/", 1)[-1]
         if attribute == "QueueUrl":
             return self.physical.get(logical, "")
-        raise ValueError(f"embedded stack cannot resolve Fn::GetAtt {logical}.{attribute}")
+        raise ConfigurationError(f"embedded stack cannot resolve Fn::GetAtt {logical}.{attribute}")
 
     def ref(self, name: str) -> Any:
         if name in self.values:
             return self.values[name]
         if name in self.physical:
             return self.physical[name]
-        raise ValueError(f"embedded stack cannot resolve Ref {name}")
+        raise ConfigurationError(f"embedded stack cannot resolve Ref {name}")
 
     def resolve(self, node: Any) -> Any:
         if isinstance(node, list):
