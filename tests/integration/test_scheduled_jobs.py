@@ -127,7 +127,7 @@ def test_freshness_report_is_stored_and_notifies_once(stack):
 
 
 def test_scheduler_payload_without_input_is_refused_clearly(stack):
-    from edgepub.errors import ConfigurationError
+    from edgepub.errors import InvalidRequest
 
-    with pytest.raises(ConfigurationError, match="unknown job"):
+    with pytest.raises(InvalidRequest, match="unknown job None: expected transitions, freshness, drift"):
         stack.invoke("SchedulerFunction", {"detail-type": "Scheduled Event", "detail": "{}"})

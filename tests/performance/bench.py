@@ -220,7 +220,7 @@ def wrap(owner, name, label):
 wrap(index.MemoryIndex, "__init__", "load the index file")
 wrap(local.FolderSourceStore, "list_keys", "list the sources")
 wrap(localbuild.Stamps, "known", "compare sizes and mtimes")
-wrap(localbuild, "read_article", "parse and validate sources")
+wrap(localbuild, "read_source", "parse and validate sources")
 wrap(publisher, "plan", "plan (incl. similar posts)")
 wrap(publisher.Publisher, "_render", "render pages")
 wrap(local.FolderPageStore, "put", "write pages")
@@ -239,10 +239,10 @@ def phase_profile(src: Path, out: Path) -> dict[str, Any]:
     subprocess.run([sys.executable, "-c", "pass"], check=True)
     interpreter = time.perf_counter() - start
     start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", PHASES, str(src), str(out)], capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", PHASES, str(src), str(out)], capture_output=True, text=True)
     wall = time.perf_counter() - start
+    if done.returncode:
+        raise RuntimeError(f"the phase profile of {src} failed:\n{done.stderr}")
     result = dict(json.loads(done.stdout))
     result |= {"interpreter": interpreter, "wall": wall}
     return result
