@@ -2,7 +2,7 @@
 
 - ``{"job": "transitions"}`` every 5 minutes: scheduled articles published, expired ones unpublished
 - ``{"job": "freshness"}`` daily: the revision-freshness report and the owners' notification
-- ``{"job": "drift"}`` hourly: pages checked against the index and repaired, orphans reported
+- ``{"job": "drift"}`` hourly: pages checked against the index and repaired; orphans deleted and purged
 
 Add ``"dry_run": true`` to see what a job would do without changing anything.
 """

@@ -77,8 +77,8 @@ def test_transitions_and_drift_are_sentences():
 
     drift = display.drift(asdict(DriftReport(checked=3, repaired=["/a/"], orphans=["/old.html"], cursor="/c/")))
     assert_readable(drift)
-    assert drift.splitlines()[0] == "Drift check: 3 pages checked, 1 repaired, 1 orphan found"
-    assert "repaired  /a/" in drift and "orphan    /old.html" in drift
+    assert drift.splitlines()[0] == "Drift check: 3 pages checked, 1 repaired, 1 orphan found, deleted and purged"
+    assert "repaired        /a/" in drift and "deleted orphan  /old.html" in drift
     assert "continues after /c/" in drift
 
 

@@ -127,16 +127,17 @@ def drift(report: Mapping[str, Any]) -> str:
     verb = "would repair" if dry else "repaired"
     lines = [
         f"Drift check: {plural(int(report.get('checked', 0)), 'page')} checked, {len(repaired)} {verb}, "
-        f"{plural(len(orphans), 'orphan')} found" + (" (dry run: nothing changed)" if dry else "")
+        f"{plural(len(orphans), 'orphan')} found"
+        + (" (dry run: nothing changed)" if dry else ", deleted and purged" if orphans else "")
     ]
-    rows = [[verb, path] for path in repaired] + [["orphan", path] for path in orphans]
+    rows = [[verb, path] for path in repaired] + [["orphan" if dry else "deleted orphan", path] for path in orphans]
     if rows:
         lines.append(table(["", "PATH"], rows, "  "))
     cursor = str(report.get("cursor", ""))
     if report.get("done") or not cursor:
         lines.append("Every page was checked; the next run starts again from the first.")
     elif cursor.startswith("orphans:"):
-        lines.append("The next run lists the bucket for orphans (pages no source made).")
+        lines.append("The next run lists the bucket for orphans (pages no article owns).")
     else:
         lines.append(f"The next run continues after {cursor}.")
     return "\n".join(lines)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from decimal import Decimal
@@ -45,13 +46,36 @@ SOURCE_FIELDS = tuple(f.name for f in fields(SourceRecord))
 
 
 class ArticleIndex(Protocol):
+    """The site model and source records. Every write is fenced: it commits only
+    while the writer holds the lease it took (`lock`) and the model it planned
+    from (by version) is still the current one; otherwise it raises `StaleWrite`
+    and changes nothing."""
+
     def load(self) -> SiteModel: ...
-    def save(self, before: SiteModel, after: SiteModel) -> None: ...
-    def source(self, key: str) -> SourceRecord | None: ...
-    def save_source(self, record: SourceRecord) -> None: ...
-    def lock(self) -> Any:
-        """A context manager serializing publishers that change the site."""
+    def save(self, before: SiteModel, after: SiteModel) -> None:
+        """Commit `after` (planned from `before`) as version before.version + 1, atomically."""
         ...
+
+    def save_pending(self, version: int, pending_purge: list[str], dirty: list[str]) -> None:
+        """Record, at model `version`, the URLs to purge and the paths about to be written or deleted."""
+        ...
+
+    def source(self, key: str) -> SourceRecord | None: ...
+    def save_source(self, record: SourceRecord, expected: SourceRecord | None = None) -> None:
+        """Record what a source key published; with `expected`, only if the record is still that."""
+        ...
+
+    def lock(self) -> Any:
+        """A context manager: the lease serializing the writers that change the site."""
+        ...
+
+    def renew(self) -> None:
+        """Extend the lease of a long operation (cheap: calls out only when a third of it has passed)."""
+        ...
+
+
+class StaleWrite(TransientError):
+    """This writer's commit was refused: its lease was taken over, or another writer committed since it loaded."""
 
 
 def model_to_json(model: SiteModel) -> dict[str, Any]:
@@ -61,6 +85,7 @@ def model_to_json(model: SiteModel) -> dict[str, Any]:
         "counters": {k: [c.last_page, c.last_count] for k, c in model.counters.items()},
         "pages": model.page_hashes,
         "pending_purge": list(model.pending_purge),
+        "dirty": list(model.dirty),
     }
 
 
@@ -71,6 +96,7 @@ def model_from_json(data: dict[str, Any]) -> SiteModel:
         page_hashes=dict(data.get("pages", {})),
         version=int(data.get("version", 0)),
         pending_purge=list(data.get("pending_purge", [])),
+        dirty=list(data.get("dirty", [])),
     )
 
 
@@ -111,14 +137,26 @@ class MemoryIndex:
         return self.model
 
     def save(self, before: SiteModel, after: SiteModel) -> None:
+        if before.version != self.model.version:
+            raise StaleWrite(f"the model changed since version {before.version} was loaded")
         after.version = before.version + 1
         self.model = after
         self._dirty = True
 
+    def save_pending(self, version: int, pending_purge: list[str], dirty: list[str]) -> None:
+        if version != self.model.version:
+            raise StaleWrite(f"the model changed since version {version} was loaded")
+        if (self.model.pending_purge, self.model.dirty) != (pending_purge, dirty):
+            self.model.pending_purge, self.model.dirty = list(pending_purge), list(dirty)
+            self._dirty = True
+
+    def renew(self) -> None:
+        pass  # one process, no lease
+
     def source(self, key: str) -> SourceRecord | None:
         return self.sources.get(key)
 
-    def save_source(self, record: SourceRecord) -> None:
+    def save_source(self, record: SourceRecord, expected: SourceRecord | None = None) -> None:
         if self.sources.get(record.key) != record:
             self.sources[record.key] = record
             self._dirty = True
@@ -218,20 +256,44 @@ class DynamoIndex:
     - ``site`` / ``art#<slug>``: one entry; live entries carry ``recent_pk``/``recent_sk``
       (GSI ByRecent) and ``review_pk``/``review_sk`` (GSI ByReview)
     - ``site`` / ``ctr#<listing>``: listing counters; ``site`` / ``page#<path>``: stored page hashes
-    - ``site`` / ``meta``: model version and pending purges
+    - ``site`` / ``meta``: the model version, pending purges, dirty paths, the
+      writers' lease with its fencing token, and the journal of the last commit
+      while its item writes are being applied
+    - ``journal`` / ``<version>#<attempt>#<part>``: the item writes of a commit too
+      large to travel in the meta item
     - ``tag#<tag>`` / ``<date>#<slug>``: one per live article and tag
     - ``src#<key>`` / ``src``: one per source key
-    - ``lock`` / ``site``: the publishers' lease
 
     The model is loaded with one paginated query of partition ``site`` and kept
     between invocations while its version is unchanged.
+
+    The commit protocol (docs/architecture.md, "Commits"): every write to the
+    meta item is one conditional update whose condition names this writer's
+    lease (owner and fencing token) and the version it planned from. A commit
+    sets the new version and the commit's item writes (its journal) in that one
+    update, the commit point; the item writes are then applied and the journal
+    removed. A reader overlays a journal still present on what it loads; the next
+    lease holder applies it. No multi-item transaction is needed.
     """
 
-    def __init__(self, table: Any, *, policy: FreshnessPolicy | None = None, lock_seconds: int = 60) -> None:
+    JOURNAL_PART_BYTES = 300_000  # one journal item (the item limit is 400 KB)
+
+    def __init__(
+        self,
+        table: Any,
+        *,
+        policy: FreshnessPolicy | None = None,
+        lock_seconds: int = 60,
+        clock: Callable[[], float] = time.time,
+        wait_seconds: float = 20.0,
+    ) -> None:
         self.table = table
         self.policy = policy or FreshnessPolicy()
         self.lock_seconds = lock_seconds
+        self.clock = clock
+        self.wait_seconds = wait_seconds
         self._cached: SiteModel | None = None
+        self._lease: _Lease | None = None
 
     def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -244,22 +306,41 @@ class DynamoIndex:
 
     def _meta(self) -> dict[str, Any]:
         item = self.table.get_item(Key={"pk": SITE, "sk": "meta"}, ConsistentRead=True).get("Item")
-        return _plain(item) if item else {"version": 0, "pending_purge": []}
+        return {"version": 0, "pending_purge": [], **(_plain(item) if item else {})}
 
     def load(self) -> SiteModel:
         meta = self._meta()
-        if self._cached is not None and self._cached.version == int(meta["version"]):
+        version = int(meta["version"])
+        journal = str(meta.get("journal", ""))
+        if self._cached is not None and self._cached.version == version and not journal:
+            self._cached.pending_purge = list(meta.get("pending_purge", []))
+            self._cached.dirty = list(meta.get("dirty", []))
             return self._cached.copy()
-        model = SiteModel(version=int(meta["version"]), pending_purge=list(meta.get("pending_purge", [])))
-        for item in self._query_all(
-            KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": SITE}, ConsistentRead=True
-        ):
-            sk = item["sk"]
+        items = {
+            item["sk"]: item
+            for item in self._query_all(
+                KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": SITE}, ConsistentRead=True
+            )
+        }
+        if journal:  # committed, not yet applied to the items: the journal is the truth
+            for op, item in self._journal(meta):
+                if item["pk"] != SITE:
+                    continue
+                if op == "put":
+                    items[item["sk"]] = item
+                else:
+                    items.pop(item["sk"], None)
+        model = SiteModel(
+            version=version,
+            pending_purge=list(meta.get("pending_purge", [])),
+            dirty=list(meta.get("dirty", [])),
+        )
+        for sk, item in items.items():
             if sk.startswith("art#"):
                 entry = Entry.from_dict(item)
                 model.entries[entry.slug] = entry
             elif sk.startswith("ctr#"):
-                model.counters[sk[4:]] = Counter(item["last_page"], item["last_count"])
+                model.counters[sk[4:]] = Counter(int(item["last_page"]), int(item["last_count"]))
             elif sk.startswith("page#"):
                 model.page_hashes[sk[5:]] = item["hash"]
         self._cached = model
@@ -284,63 +365,200 @@ class DynamoIndex:
             item["transition_sk"] = f"{when}#{entry.slug}"
         return item
 
+    def _delta(self, before: SiteModel, after: SiteModel) -> list[tuple[str, dict[str, Any]]]:
+        """The item writes that turn `before` into `after`: ("put", item) or ("delete", key)."""
+        ops: list[tuple[str, dict[str, Any]]] = []
+        for slug in sorted(before.entries.keys() | after.entries.keys()):
+            old, new = before.entries.get(slug), after.entries.get(slug)
+            if old == new:
+                continue
+            if new is None:
+                ops.append(("delete", {"pk": SITE, "sk": f"art#{slug}"}))
+            else:
+                ops.append(("put", self._entry_item(new)))
+            old_tags = {(t, old.date) for t in old.tags} if old and old.live else set()
+            new_tags = {(t, new.date) for t in new.tags} if new and new.live else set()
+            for tag, date in sorted(old_tags - new_tags):
+                ops.append(("delete", {"pk": f"tag#{tag}", "sk": f"{date}#{slug}"}))
+            for tag, date in sorted(new_tags - old_tags):
+                ops.append(("put", {"pk": f"tag#{tag}", "sk": f"{date}#{slug}", "slug": slug}))
+        for name, counter in sorted(after.counters.items()):
+            if before.counters.get(name) != counter:
+                item = {"pk": SITE, "sk": f"ctr#{name}", "last_page": counter.last_page}
+                ops.append(("put", item | {"last_count": counter.last_count}))
+        for path in sorted(before.page_hashes.keys() | after.page_hashes.keys()):
+            old_hash, new_hash = before.page_hashes.get(path), after.page_hashes.get(path)
+            if old_hash == new_hash:
+                continue
+            if new_hash is None:
+                ops.append(("delete", {"pk": SITE, "sk": f"page#{path}"}))
+            else:
+                ops.append(("put", {"pk": SITE, "sk": f"page#{path}", "hash": new_hash}))
+        return ops
+
     def save(self, before: SiteModel, after: SiteModel) -> None:
+        """Commit `after` as version before.version + 1, fenced; see the class doc."""
+        ops = self._delta(before, after)
         after.version = before.version + 1
-        with self.table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
-            for slug in before.entries.keys() | after.entries.keys():
-                old, new = before.entries.get(slug), after.entries.get(slug)
-                if old == new:
-                    continue
-                if new is None:
-                    batch.delete_item(Key={"pk": SITE, "sk": f"art#{slug}"})
-                else:
-                    batch.put_item(Item=self._entry_item(new))
-                old_tags = {(t, old.date) for t in old.tags} if old and old.live else set()
-                new_tags = {(t, new.date) for t in new.tags} if new and new.live else set()
-                for tag, date in old_tags - new_tags:
-                    batch.delete_item(Key={"pk": f"tag#{tag}", "sk": f"{date}#{slug}"})
-                for tag, date in new_tags - old_tags:
-                    batch.put_item(Item={"pk": f"tag#{tag}", "sk": f"{date}#{slug}", "slug": slug})
-            for name, counter in after.counters.items():
-                if before.counters.get(name) != counter:
-                    batch.put_item(
-                        Item={
-                            "pk": SITE,
-                            "sk": f"ctr#{name}",
-                            "last_page": counter.last_page,
-                            "last_count": counter.last_count,
-                        }
-                    )
-            for path in before.page_hashes.keys() | after.page_hashes.keys():
-                old_hash, new_hash = before.page_hashes.get(path), after.page_hashes.get(path)
-                if old_hash == new_hash:
-                    continue
-                if new_hash is None:
-                    batch.delete_item(Key={"pk": SITE, "sk": f"page#{path}"})
-                else:
-                    batch.put_item(Item={"pk": SITE, "sk": f"page#{path}", "hash": new_hash})
-        self.save_meta(after)
+        journal = f"{after.version:012d}#{uuid.uuid4().hex}"
+        body = json.dumps(ops, separators=(",", ":"))
+        values: dict[str, Any] = {
+            ":nv": after.version,
+            ":p": list(after.pending_purge),
+            ":d": list(after.dirty),
+            ":c": status_counts(after),
+            ":j": journal,
+        }
+        update = "SET #v = :nv, #p = :p, #d = :d, #c = :c, #j = :j"
+        if len(body) <= self.JOURNAL_PART_BYTES:
+            update += ", #jo = :jo REMOVE #n"
+            values[":jo"] = body
+            parts = 0
+        else:
+            parts = self._write_journal(journal, ops)
+            update += ", #n = :n REMOVE #jo"
+            values[":n"] = parts
+        self._commit(before.version, update, values)  # the commit point
+        self._apply(ops)
+        self._close_journal(after.version, journal, parts)
         self._cached = after.copy()
 
-    def save_meta(self, model: SiteModel) -> None:
-        self.table.put_item(
-            Item={
-                "pk": SITE,
-                "sk": "meta",
-                "version": model.version,
-                "pending_purge": list(model.pending_purge),
-                "counts": status_counts(model),
-            }
-        )
-        if self._cached is not None and self._cached.version == model.version:
-            self._cached.pending_purge = list(model.pending_purge)
+    def save_pending(self, version: int, pending_purge: list[str], dirty: list[str]) -> None:
+        """Record what is about to be written (dirty) and what awaits a purge, at `version`, fenced."""
+        self._commit(version, "SET #p = :p, #d = :d", {":p": list(pending_purge), ":d": list(dirty)})
+        if self._cached is not None and self._cached.version == version:
+            self._cached.pending_purge, self._cached.dirty = list(pending_purge), list(dirty)
+
+    _NAMES = {
+        "#v": "version",
+        "#p": "pending_purge",
+        "#d": "dirty",
+        "#c": "counts",
+        "#j": "journal",
+        "#jo": "journal_ops",
+        "#n": "journal_parts",
+        "#lo": "lease_owner",
+        "#le": "lease_expires",
+        "#f": "fence",
+    }
+
+    def _commit(self, version: int, update: str, values: dict[str, Any], *, journal: str = "") -> None:
+        """One conditional update of the meta item: refused unless the lease is still this
+        writer's (owner and fencing token) and the model is still at `version` with no
+        journal pending (or with exactly `journal`, when closing it)."""
+        from botocore.exceptions import ClientError
+
+        lease = self._lease
+        if lease is None:
+            raise StaleWrite("a write to the site model outside the lease")
+        condition = "#lo = :lo AND #f = :f AND " + ("#v = :v" if version else "(attribute_not_exists(#v) OR #v = :v)")
+        condition += " AND #j = :oj" if journal else " AND attribute_not_exists(#j)"
+        values = {":v": version, ":lo": lease.owner, ":f": lease.fence, **values}
+        if journal:
+            values[":oj"] = journal
+        expressions = update + " " + condition
+        try:
+            self.table.update_item(
+                Key={"pk": SITE, "sk": "meta"},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={k: v for k, v in self._NAMES.items() if re.search(rf"{k}\b", expressions)},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            self._cached = None
+            meta = self._meta()
+            if meta.get("lease_owner") != lease.owner or int(meta.get("fence", 0)) != lease.fence:
+                self._lease = None
+                raise StaleWrite("the site lease was taken over by another writer; this change starts again") from None
+            raise StaleWrite(f"another writer committed since version {version} was loaded") from None
+        lease.renewed = self.clock()  # a commit that checked the lease needs no renewal for a while
+
+    def _write_journal(self, journal: str, ops: list[tuple[str, dict[str, Any]]]) -> int:
+        parts: list[list[tuple[str, dict[str, Any]]]] = [[]]
+        size = 0
+        for op in ops:
+            cost = len(json.dumps(op))
+            if parts[-1] and size + cost > self.JOURNAL_PART_BYTES:
+                parts.append([])
+                size = 0
+            parts[-1].append(op)
+            size += cost
+        expires = int(self.clock()) + 7 * 86400  # an attempt that never committed leaves nothing for long
+        with self.table.batch_writer() as batch:
+            for number, part in enumerate(parts):
+                body = json.dumps(part, separators=(",", ":"))
+                batch.put_item(Item={"pk": "journal", "sk": f"{journal}#{number:04d}", "ops": body, "ttl": expires})
+        return len(parts)
+
+    def _journal(self, meta: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """The item writes of the commit the meta item points at (inline, or in journal items)."""
+        if "journal_ops" in meta:
+            return [(op, body) for op, body in json.loads(meta["journal_ops"])]
+        ops: list[tuple[str, dict[str, Any]]] = []
+        for number in range(int(meta.get("journal_parts", 0))):
+            key = {"pk": "journal", "sk": f"{meta['journal']}#{number:04d}"}
+            item = self.table.get_item(Key=key, ConsistentRead=True)
+            ops.extend((op, body) for op, body in json.loads(item["Item"]["ops"]))
+        return ops
+
+    def _apply(self, ops: list[tuple[str, dict[str, Any]]]) -> None:
+        with self.table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+            for op, item in ops:
+                if op == "put":
+                    batch.put_item(Item=item)
+                else:
+                    batch.delete_item(Key=item)
+                self.renew()
+
+    def _close_journal(self, version: int, journal: str, parts: int) -> None:
+        """The commit's items are written: the meta item stops pointing at its journal."""
+        self._commit(version, "REMOVE #j, #jo, #n", {}, journal=journal)
+        if parts:
+            with self.table.batch_writer() as batch:
+                for number in range(parts):
+                    batch.delete_item(Key={"pk": "journal", "sk": f"{journal}#{number:04d}"})
+
+    def _finish_commit(self, meta: dict[str, Any]) -> None:
+        """Apply the journal of a commit whose writer stopped after its commit point (the lease is ours)."""
+        journal = str(meta.get("journal", ""))
+        if not journal:
+            return
+        self._apply(self._journal(meta))
+        self._close_journal(int(meta["version"]), journal, int(meta.get("journal_parts", 0)))
+        self._cached = None
 
     def source(self, key: str) -> SourceRecord | None:
         item = self.table.get_item(Key={"pk": f"src#{key}", "sk": "src"}, ConsistentRead=True).get("Item")
         return SourceRecord.from_dict(_plain(item)) if item else None
 
-    def save_source(self, record: SourceRecord) -> None:
-        self.table.put_item(Item={"pk": f"src#{record.key}", "sk": "src", **asdict(record)})
+    def save_source(self, record: SourceRecord, expected: SourceRecord | None = None) -> None:
+        """Record what a source key published. With `expected` (the record as read under the
+        lease), only if it is unchanged: a writer that outlived its lease cannot overwrite
+        what a later writer recorded for the key."""
+        from botocore.exceptions import ClientError
+
+        item = {"pk": f"src#{record.key}", "sk": "src", **asdict(record)}
+        if expected is None:
+            self.table.put_item(Item=item)
+            return
+        try:
+            if expected.updated:
+                self.table.put_item(
+                    Item=item, ConditionExpression="updated = :u", ExpressionAttributeValues={":u": expected.updated}
+                )
+            else:
+                self.table.put_item(
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(pk) OR updated = :u",
+                    ExpressionAttributeValues={":u": ""},
+                )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            raise StaleWrite(f"the record of {record.key} changed since it was read") from None
 
     def by_tag(self, tag: str, limit: int = 100) -> list[str]:
         """Slugs of live articles with the tag, newest first (no scan)."""
@@ -418,23 +636,29 @@ class DynamoIndex:
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        """A lease in the table: one publisher changes the site at a time.
+        """The lease: one writer changes the site at a time.
 
-        Waits up to about 20 s, then fails (the SQS record is retried later). A
-        holder that died releases the lease when it expires.
+        Taken with a conditional update of the meta item that also increments the
+        fencing token; every commit checks owner and token in its own condition
+        (see `_commit`). Waits up to `wait_seconds`, then fails (the SQS record is
+        retried later). A holder that died releases the lease when it expires; one
+        that outlives it finds its commits refused.
         """
         from botocore.exceptions import ClientError
 
         owner = f"{os.environ.get('AWS_LAMBDA_LOG_STREAM_NAME', 'local')}/{uuid.uuid4().hex}"
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + self.wait_seconds
         delay = 0.05
         while True:
-            now = int(time.time())
+            now = int(self.clock())
             try:
-                self.table.put_item(
-                    Item={"pk": "lock", "sk": SITE, "owner": owner, "expires": now + self.lock_seconds},
-                    ConditionExpression="attribute_not_exists(pk) OR expires < :now",
-                    ExpressionAttributeValues={":now": now},
+                response = self.table.update_item(
+                    Key={"pk": SITE, "sk": "meta"},
+                    UpdateExpression="SET #lo = :o, #le = :e ADD #f :one",
+                    ConditionExpression="attribute_not_exists(#lo) OR #le < :now",
+                    ExpressionAttributeNames={"#lo": "lease_owner", "#le": "lease_expires", "#f": "fence"},
+                    ExpressionAttributeValues={":o": owner, ":e": now + self.lock_seconds, ":now": now, ":one": 1},
+                    ReturnValues="ALL_NEW",
                 )
                 break
             except ClientError as exc:
@@ -444,16 +668,52 @@ class DynamoIndex:
                     raise TransientError("another publisher holds the site lock; will retry") from None
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
+        meta = _plain(response["Attributes"])
+        self._lease = _Lease(owner, int(meta["fence"]), self.clock())
         try:
+            self._finish_commit(meta)
             yield
         finally:
+            self._lease = None
             try:
-                self.table.delete_item(
-                    Key={"pk": "lock", "sk": SITE},
-                    ConditionExpression="#o = :owner",
-                    ExpressionAttributeNames={"#o": "owner"},
-                    ExpressionAttributeValues={":owner": owner},
+                self.table.update_item(
+                    Key={"pk": SITE, "sk": "meta"},
+                    UpdateExpression="REMOVE #lo, #le",
+                    ConditionExpression="#lo = :o",
+                    ExpressionAttributeNames={"#lo": "lease_owner", "#le": "lease_expires"},
+                    ExpressionAttributeValues={":o": owner},
                 )
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise
+
+    def renew(self) -> None:
+        """Extend the lease once a third of it has passed; StaleWrite if another writer took it."""
+        from botocore.exceptions import ClientError
+
+        lease = self._lease
+        if lease is None or self.clock() - lease.renewed < self.lock_seconds / 3:
+            return
+        now = self.clock()
+        try:
+            self.table.update_item(
+                Key={"pk": SITE, "sk": "meta"},
+                UpdateExpression="SET #le = :e",
+                ConditionExpression="#lo = :o AND #f = :f",
+                ExpressionAttributeNames={"#lo": "lease_owner", "#le": "lease_expires", "#f": "fence"},
+                ExpressionAttributeValues={":o": lease.owner, ":f": lease.fence, ":e": int(now) + self.lock_seconds},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            self._lease = None
+            self._cached = None
+            raise StaleWrite("the site lease was taken over by another writer; this change starts again") from None
+        lease.renewed = now
+
+
+@dataclass
+class _Lease:
+    owner: str
+    fence: int
+    renewed: float  # when the lease was last taken, renewed or checked by a commit

@@ -238,7 +238,8 @@ class DriftReport:
 def repair_drift(publisher: Publisher, index: JobIndex, *, batch: int = 200, dry_run: bool = False) -> DriftReport:
     """Check up to `batch` stored pages against the hashes the index expects and
     rewrite what is missing or different; then list the bucket for orphans (pages
-    no source produced), a page of keys per run. Resumes where the last run stopped."""
+    no article owns: left by a writer that crashed, say), a page of keys per run,
+    and delete and purge them. Resumes where the last run stopped."""
     report = DriftReport(dry_run=dry_run)
     cursor = index.cursor("drift")
     model = publisher.index.load()
@@ -262,6 +263,9 @@ def repair_drift(publisher: Publisher, index: JobIndex, *, batch: int = 200, dry
         keys, following = publisher.pages.list_keys(token, limit=batch)
         report.checked = len(keys)
         report.orphans = [path_for_key(k) for k in keys if path_for_key(k) not in model.page_hashes]
+        if report.orphans and not dry_run:
+            with publisher.index.lock():  # checked again under the lease: what an article owns by then is kept
+                publisher.rewrite(publisher.index.load(), [], strays=report.orphans)
         report.cursor = f"orphans:{following}" if following else ""
         report.done = not following
     if not dry_run:

@@ -11,6 +11,7 @@ from typing import Any
 from edgepub.aws import S3PageStore
 from edgepub.errors import OperatorError
 from edgepub.pages import key_for_path
+from edgepub.ports import unique
 from edgepub.publisher import Publisher
 from edgepub.site import Entry
 
@@ -65,10 +66,15 @@ def rollback(
         return result
     with publisher.index.lock():
         before = publisher.index.load()
-        stored = pages.restore(key, target["version_id"])
         after = before.copy()
+        # The purge is recorded before the page changes: if the restore or the commit
+        # fails, the next writer renders the page again (it is dirty) and purges it.
+        after.pending_purge = unique([*after.pending_purge, result.url])
+        after.dirty = unique([*after.dirty, path])
+        publisher.index.save_pending(before.version, after.pending_purge, after.dirty)
+        stored = pages.restore(key, target["version_id"])
         after.page_hashes[path] = stored.content_hash
-        after.pending_purge = [*after.pending_purge, result.url]
+        after.dirty = [p for p in after.dirty if p != path]
         publisher.index.save(before, after)
         result.purged = publisher.flush_purges(after)
     return result

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import posixpath
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from edgepub.admission import Claims, admit, check_source_key, read_source
 from edgepub.article import Article, slugify
 from edgepub.errors import InvalidSource
-from edgepub.index import ArticleIndex, SourceRecord
+from edgepub.index import ArticleIndex, SourceRecord, StaleWrite
 from edgepub.pages import Page, key_for_path
 from edgepub.plan import Layout, PageRef, SitePlan, plan, ref_for_path
 from edgepub.ports import PageStore, Purger, SourceObject, SourceStore, unique
@@ -75,6 +75,7 @@ class Applied:
     purged: list[str] = field(default_factory=list)
 
 
+COMMIT_ATTEMPTS = 3  # a change whose commit is refused (another writer won) starts again from fresh state
 TAG_ITEM = "cache-tag:"  # marks a cache tag among the URLs pending purge
 OUTDATED_NOTICE = "This article is overdue for review and may be out of date."
 
@@ -164,6 +165,17 @@ class Publisher:
         if self._stale(sequencer, seen):
             return Outcome(key, "ignored", reason=f"event {sequencer} is not newer than {seen.sequencer}")
         read = self._read(key)
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                return self._sync_under_lease(key, sequencer, seen, read)
+            except StaleWrite as error:
+                if attempt == COMMIT_ATTEMPTS:
+                    raise
+                log.info("publishing %s: %s (attempt %d of %d)", key, error, attempt, COMMIT_ATTEMPTS)
+                seen = SourceRecord(key="")  # read the source again under the next lease
+        raise AssertionError("unreachable")
+
+    def _sync_under_lease(self, key: str, sequencer: str, seen: SourceRecord, read: Read) -> Outcome:
         with self.index.lock():
             record = self.index.source(key) or SourceRecord(key=key)
             if self._stale(sequencer, record):
@@ -176,7 +188,7 @@ class Publisher:
                 record, slug=slug, state=state, version=version, sequencer=sequencer or record.sequencer
             )
             if new_record != record:  # a republish of an unchanged source writes nothing
-                self.index.save_source(replace(new_record, updated=_iso(self.clock())))
+                self.index.save_source(replace(new_record, updated=_iso(self.clock())), expected=record)
             if record.state == "rejected" and state != "rejected":
                 self.sources.delete_report(key)  # the report of an earlier, broken upload no longer applies
             return outcome
@@ -286,40 +298,79 @@ class Publisher:
         return self._store(model, plan(model, changes, self.layout), articles)
 
     def _store(
-        self, model: SiteModel, site_plan: SitePlan, articles: Mapping[str, Article], *, force: bool = False
+        self,
+        model: SiteModel,
+        site_plan: SitePlan,
+        articles: Mapping[str, Article],
+        *,
+        force: bool = False,
+        check: Sequence[str] = (),
     ) -> Applied:
-        """Store the planned pages whose bytes changed (all of them with `force`), delete, purge, save."""
+        """Store the planned pages whose bytes changed (all of them with `force`), delete, purge, commit.
+
+        Paths an earlier attempt may have changed without committing (`model.dirty`:
+        it crashed or lost its lease) and the paths in `check` (orphans drift repair
+        found) are brought in line with the model whatever is stored: rendered again
+        where the model has the page, deleted and purged where no article owns it."""
         after = site_plan.after
+        suspect = unique([*model.dirty, *check])
+        forced = {path for path in suspect if path in after.page_hashes}
+        unowned = set()
+        for path in forced:
+            ref = ref_for_path(path, after)
+            if ref is None:
+                unowned.add(path)
+            else:
+                site_plan.render.add(ref)
         applied = Applied()
-        applied.written = self._render_changed(sorted(site_plan.render), site_plan, articles, force)
-        applied.deleted = sorted(p for p in site_plan.delete if p in after.page_hashes)
+        applied.written = self._render_changed(sorted(site_plan.render), site_plan, articles, force, forced)
+        written = {page.path for page in applied.written}
+        deleted = {path for path in site_plan.delete if path in after.page_hashes} | unowned
+        deleted |= {path for path in suspect if path not in after.page_hashes and path not in written}
+        applied.deleted = sorted(deleted - written)
         urls = [self._purge_item(p) for p in applied.written] + [self.renderer.url(p) for p in applied.deleted]
-        if urls:
-            # Remember the purge before touching pages: if anything below fails,
-            # the retry purges what this attempt wrote even though its bytes now match.
+        touched = [*sorted(written), *applied.deleted]
+        if touched:
+            # Before touching a page, record what this attempt may change and must purge
+            # (fenced: refused if another writer committed meanwhile). If anything below
+            # fails, the next writer renders or deletes these paths again and purges them.
             after.pending_purge = unique([*after.pending_purge, *urls])
-            self._save_pending(model, after)
+            after.dirty = unique([*model.dirty, *touched])
+            self.index.save_pending(model.version, after.pending_purge, after.dirty)
         for page in applied.written:
             self.pages.put(page)
             after.page_hashes[page.path] = page.content_hash
+            self.index.renew()
         for path in applied.deleted:
             self.pages.delete(key_for_path(path))
             after.page_hashes.pop(path, None)
+            self.index.renew()
+        after.dirty = []
         if after.entries != model.entries or after.page_hashes != model.page_hashes or after.counters != model.counters:
-            self.index.save(model, after)  # nothing changed (a re-upload, a republish): no write at all
+            self.index.save(model, after)  # the commit: fenced, atomic
+        elif touched or model.dirty:
+            self.index.save_pending(model.version, after.pending_purge, [])
         applied.purged = self.flush_purges(after)
         return applied
 
     def _render_changed(
-        self, refs: list[PageRef], site_plan: SitePlan, articles: Mapping[str, Article], force: bool = False
+        self,
+        refs: list[PageRef],
+        site_plan: SitePlan,
+        articles: Mapping[str, Article],
+        force: bool = False,
+        forced: Set[str] = frozenset(),
     ) -> list[Page]:
-        """The pages of `refs` whose bytes differ from what is stored; rendered in
-        `workers` forked processes when the plan is large (a first build)."""
+        """The pages of `refs` whose bytes differ from what is stored (or whose path is
+        `forced`); rendered in `workers` forked processes when the plan is large (a first build)."""
         stored = site_plan.after.page_hashes
 
         def render(chunk: Sequence[PageRef]) -> list[Page | None]:
             pages = (self._render(ref, site_plan, articles) for ref in chunk)
-            return [p if p is not None and (force or stored.get(p.path) != p.content_hash) else None for p in pages]
+            return [
+                p if p is not None and (force or p.path in forced or stored.get(p.path) != p.content_hash) else None
+                for p in pages
+            ]
 
         if self.workers > 1:
             from edgepub.parallel import fork_map
@@ -337,7 +388,7 @@ class Publisher:
         tags = [p.removeprefix(TAG_ITEM) for p in pending if p.startswith(TAG_ITEM)]
         receipts = self.purger.purge([p for p in pending if not p.startswith(TAG_ITEM)], tags)
         after.pending_purge = []
-        self._save_pending(after, after)
+        self.index.save_pending(after.version, [], after.dirty)
         return [u for r in receipts for u in r.items]
 
     def _purge_item(self, page: Page) -> str:
@@ -376,14 +427,10 @@ class Publisher:
 
         return FreshnessPolicy.from_settings(self.settings)
 
-    def rewrite(self, model: SiteModel, refs: list[PageRef]) -> Applied:
-        """Render these pages again and store them whatever is stored now (drift repair), then purge."""
-        return self._store(model, SitePlan(after=model.copy(), render=set(refs)), {}, force=True)
-
-    def _save_pending(self, model: SiteModel, after: SiteModel) -> None:
-        save_meta = getattr(self.index, "save_meta", None)
-        if save_meta is not None:
-            save_meta(replace(model, pending_purge=after.pending_purge))
+    def rewrite(self, model: SiteModel, refs: list[PageRef], strays: Sequence[str] = ()) -> Applied:
+        """Render these pages again and store them whatever is stored now, delete the
+        stored `strays` no article owns (drift repair), then purge."""
+        return self._store(model, SitePlan(after=model.copy(), render=set(refs)), {}, force=True, check=strays)
 
     def _render(self, ref: PageRef, site_plan: SitePlan, articles: Mapping[str, Article]) -> Page | None:
         after = site_plan.after

@@ -167,6 +167,9 @@ class SiteModel:
     version: int = 0
     # URLs written but not yet confirmed purged: kept until Cloudflare accepts them
     pending_purge: list[str] = field(default_factory=list)
+    # URL paths a writer may have stored or deleted without committing (it crashed,
+    # or lost its lease): the next writer renders them again or deletes them
+    dirty: list[str] = field(default_factory=list)
     # the feature index of the model this one was copied from, with its entries:
     # brought up to date on first use instead of built again (see `_by_feature`)
     copied_features: tuple[dict[str, set[str]], dict[str, Entry]] | None = field(
@@ -180,6 +183,7 @@ class SiteModel:
             page_hashes=dict(self.page_hashes),
             version=self.version,
             pending_purge=list(self.pending_purge),
+            dirty=list(self.dirty),
             copied_features=self._features_to_copy(),
         )
 
