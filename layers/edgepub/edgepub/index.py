@@ -12,7 +12,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from decimal import Decimal
@@ -52,8 +52,9 @@ class ArticleIndex(Protocol):
     and changes nothing."""
 
     def load(self) -> SiteModel: ...
-    def save(self, before: SiteModel, after: SiteModel) -> None:
-        """Commit `after` (planned from `before`) as version before.version + 1, atomically."""
+    def save(self, before: SiteModel, after: SiteModel, records: Sequence[SourceRecord] = ()) -> None:
+        """Commit `after` (planned from `before`) as version before.version + 1, with the
+        source records of the change, atomically."""
         ...
 
     def save_pending(self, version: int, pending_purge: list[str], dirty: list[str]) -> None:
@@ -73,9 +74,24 @@ class ArticleIndex(Protocol):
         """Extend the lease of a long operation (cheap: calls out only when a third of it has passed)."""
         ...
 
+    def unsettled(self) -> bool:
+        """Under the lease: whether a writer left purges pending or paths dirty (no call out)."""
+        ...
+
+    def wait_for(self, path: str, key: str) -> None:
+        """Remember that the source at `key` was refused `path` because another source holds it."""
+        ...
+
+    def waiting_for(self, path: str) -> list[str]: ...
+    def stop_waiting(self, path: str, key: str) -> None: ...
+
 
 class StaleWrite(TransientError):
     """This writer's commit was refused: its lease was taken over, or another writer committed since it loaded."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.touched: list[str] = []  # site paths the refused writer changed (the publisher fills it in)
 
 
 def model_to_json(model: SiteModel) -> dict[str, Any]:
@@ -110,6 +126,7 @@ class MemoryIndex:
         self.sources: dict[str, SourceRecord] = {}
         self.markers: set[str] = set()
         self.cursors: dict[str, str] = {}
+        self.waiting: dict[str, set[str]] = {}  # one build: a batch admits its sources together
         self._dirty = False  # nothing to write back until something changes
         if path and path.is_file():
             self._read(json.loads(path.read_text(encoding="utf-8")))
@@ -136,11 +153,13 @@ class MemoryIndex:
     def load(self) -> SiteModel:
         return self.model
 
-    def save(self, before: SiteModel, after: SiteModel) -> None:
+    def save(self, before: SiteModel, after: SiteModel, records: Sequence[SourceRecord] = ()) -> None:
         if before.version != self.model.version:
             raise StaleWrite(f"the model changed since version {before.version} was loaded")
         after.version = before.version + 1
         self.model = after
+        for record in records:
+            self.sources[record.key] = record
         self._dirty = True
 
     def save_pending(self, version: int, pending_purge: list[str], dirty: list[str]) -> None:
@@ -152,6 +171,18 @@ class MemoryIndex:
 
     def renew(self) -> None:
         pass  # one process, no lease
+
+    def unsettled(self) -> bool:
+        return bool(self.model.pending_purge or self.model.dirty)
+
+    def wait_for(self, path: str, key: str) -> None:
+        self.waiting.setdefault(path, set()).add(key)
+
+    def waiting_for(self, path: str) -> list[str]:
+        return sorted(self.waiting.get(path, ()))
+
+    def stop_waiting(self, path: str, key: str) -> None:
+        self.waiting.get(path, set()).discard(key)
 
     def source(self, key: str) -> SourceRecord | None:
         return self.sources.get(key)
@@ -263,6 +294,7 @@ class DynamoIndex:
       large to travel in the meta item
     - ``tag#<tag>`` / ``<date>#<slug>``: one per live article and tag
     - ``src#<key>`` / ``src``: one per source key
+    - ``wait#<path>`` / ``<key>``: a source refused a path another source holds, retried when it is let go
 
     The model is loaded with one paginated query of partition ``site`` and kept
     between invocations while its version is unchanged.
@@ -294,6 +326,7 @@ class DynamoIndex:
         self.wait_seconds = wait_seconds
         self._cached: SiteModel | None = None
         self._lease: _Lease | None = None
+        self._unsettled = False  # as the meta item said when the lease was taken
 
     def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -382,6 +415,8 @@ class DynamoIndex:
                 ops.append(("delete", {"pk": f"tag#{tag}", "sk": f"{date}#{slug}"}))
             for tag, date in sorted(new_tags - old_tags):
                 ops.append(("put", {"pk": f"tag#{tag}", "sk": f"{date}#{slug}", "slug": slug}))
+        for name in sorted(before.counters.keys() - after.counters.keys()):
+            ops.append(("delete", {"pk": SITE, "sk": f"ctr#{name}"}))
         for name, counter in sorted(after.counters.items()):
             if before.counters.get(name) != counter:
                 item = {"pk": SITE, "sk": f"ctr#{name}", "last_page": counter.last_page}
@@ -396,9 +431,10 @@ class DynamoIndex:
                 ops.append(("put", {"pk": SITE, "sk": f"page#{path}", "hash": new_hash}))
         return ops
 
-    def save(self, before: SiteModel, after: SiteModel) -> None:
+    def save(self, before: SiteModel, after: SiteModel, records: Sequence[SourceRecord] = ()) -> None:
         """Commit `after` as version before.version + 1, fenced; see the class doc."""
         ops = self._delta(before, after)
+        ops += [("put", {"pk": f"src#{r.key}", "sk": "src", **asdict(r)}) for r in records]
         after.version = before.version + 1
         journal = f"{after.version:012d}#{uuid.uuid4().hex}"
         body = json.dumps(ops, separators=(",", ":"))
@@ -457,6 +493,7 @@ class DynamoIndex:
         if journal:
             values[":oj"] = journal
         expressions = update + " " + condition
+        sent = self.clock()  # the lease is counted from when the request left, however late the answer
         try:
             self.table.update_item(
                 Key={"pk": SITE, "sk": "meta"},
@@ -474,7 +511,7 @@ class DynamoIndex:
                 self._lease = None
                 raise StaleWrite("the site lease was taken over by another writer; this change starts again") from None
             raise StaleWrite(f"another writer committed since version {version} was loaded") from None
-        lease.renewed = self.clock()  # a commit that checked the lease needs no renewal for a while
+        lease.renewed = sent  # a commit that checked the lease needs no renewal for a while
 
     def _write_journal(self, journal: str, ops: list[tuple[str, dict[str, Any]]]) -> int:
         parts: list[list[tuple[str, dict[str, Any]]]] = [[]]
@@ -505,13 +542,17 @@ class DynamoIndex:
         return ops
 
     def _apply(self, ops: list[tuple[str, dict[str, Any]]]) -> None:
-        with self.table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
-            for op, item in ops:
-                if op == "put":
-                    batch.put_item(Item=item)
-                else:
-                    batch.delete_item(Key=item)
-                self.renew()
+        """Write a committed journal's items, a batch at a time, checking the lease before
+        each batch: a writer that stalled past its lease must not write over what the
+        next holder (which applied this journal itself) committed since."""
+        for start in range(0, len(ops), 25):
+            self.renew()  # outside the batch writer, which sends what it holds even on an error
+            with self.table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+                for op, item in ops[start : start + 25]:
+                    if op == "put":
+                        batch.put_item(Item=item)
+                    else:
+                        batch.delete_item(Key=item)
 
     def _close_journal(self, version: int, journal: str, parts: int) -> None:
         """The commit's items are written: the meta item stops pointing at its journal."""
@@ -669,7 +710,8 @@ class DynamoIndex:
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
         meta = _plain(response["Attributes"])
-        self._lease = _Lease(owner, int(meta["fence"]), self.clock())
+        self._lease = _Lease(owner, int(meta["fence"]), now)
+        self._unsettled = bool(meta.get("pending_purge") or meta.get("dirty"))
         try:
             self._finish_commit(meta)
             yield
@@ -686,6 +728,22 @@ class DynamoIndex:
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise
+
+    def unsettled(self) -> bool:
+        return self._lease is not None and self._unsettled
+
+    def wait_for(self, path: str, key: str) -> None:
+        ttl = int(self.clock()) + 30 * 86400  # a source refused for a month is not waiting any more
+        self.table.put_item(Item={"pk": f"wait#{path}", "sk": key, "ttl": ttl})
+
+    def waiting_for(self, path: str) -> list[str]:
+        items = self._query_all(
+            KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": f"wait#{path}"}, ConsistentRead=True
+        )
+        return [str(i["sk"]) for i in items]
+
+    def stop_waiting(self, path: str, key: str) -> None:
+        self.table.delete_item(Key={"pk": f"wait#{path}", "sk": key})
 
     def renew(self) -> None:
         """Extend the lease once a third of it has passed; StaleWrite if another writer took it."""

@@ -72,8 +72,10 @@ def run_transitions(
     if publisher.settings.outdated_notice:
         overdue = [i.slug for i in index.review_due_before(now.date().isoformat())]
     if not due and not overdue:
+        if not dry_run:
+            publisher.settle()  # what a run that died left: purged now, not at the next change
         return report
-    with publisher.index.lock():
+    with publisher.lease():
         model = publisher.index.load()
         changes: dict[str, Entry | None] = {}
         for slug in due:
@@ -241,6 +243,8 @@ def repair_drift(publisher: Publisher, index: JobIndex, *, batch: int = 200, dry
     no article owns: left by a writer that crashed, say), a page of keys per run,
     and delete and purge them. Resumes where the last run stopped."""
     report = DriftReport(dry_run=dry_run)
+    if not dry_run:
+        publisher.settle()  # what a writer that died left: its paths rendered again or deleted, purged
     cursor = index.cursor("drift")
     model = publisher.index.load()
     if not cursor.startswith("orphans:"):
@@ -255,7 +259,7 @@ def repair_drift(publisher: Publisher, index: JobIndex, *, batch: int = 200, dry
                     broken.append(ref)
                     report.repaired.append(path)
         if broken and not dry_run:
-            with publisher.index.lock():
+            with publisher.lease():
                 publisher.rewrite(publisher.index.load(), broken)
         report.cursor = paths[-1] if len(paths) == batch else "orphans:"
     else:
@@ -264,7 +268,7 @@ def repair_drift(publisher: Publisher, index: JobIndex, *, batch: int = 200, dry
         report.checked = len(keys)
         report.orphans = [path_for_key(k) for k in keys if path_for_key(k) not in model.page_hashes]
         if report.orphans and not dry_run:
-            with publisher.index.lock():  # checked again under the lease: what an article owns by then is kept
+            with publisher.lease():  # checked again under the lease: what an article owns by then is kept
                 publisher.rewrite(publisher.index.load(), [], strays=report.orphans)
         report.cursor = f"orphans:{following}" if following else ""
         report.done = not following

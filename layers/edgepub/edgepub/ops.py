@@ -64,7 +64,7 @@ def rollback(
     )
     if dry_run:
         return result
-    with publisher.index.lock():
+    with publisher.lease():
         before = publisher.index.load()
         after = before.copy()
         # The purge is recorded before the page changes: if the restore or the commit
@@ -94,7 +94,7 @@ def unpublish(publisher: Publisher, slug: str, *, dry_run: bool = False) -> Unpu
     """Take a live article down (page deleted, listings updated, purged); its source stays.
 
     The article is held as a draft until its source is uploaded again."""
-    with publisher.index.lock():
+    with publisher.lease():
         model = publisher.index.load()
         entry: Entry | None = model.entries.get(slug)
         if entry is None or not entry.live:

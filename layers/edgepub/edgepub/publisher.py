@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import posixpath
-from collections.abc import Callable, Mapping, Sequence, Set
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
@@ -64,6 +65,7 @@ class Outcome:
     bytes: int = 0
     cache_control: str = ""
     reason: str = ""
+    freed: list[str] = field(default_factory=list)  # URL paths this change let go (sources waiting for them retry)
 
 
 @dataclass
@@ -73,6 +75,7 @@ class Applied:
     written: list[Page] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     purged: list[str] = field(default_factory=list)
+    committed: bool = False  # the index changed (and the change's source records with it)
 
 
 COMMIT_ATTEMPTS = 3  # a change whose commit is refused (another writer won) starts again from fresh state
@@ -165,33 +168,64 @@ class Publisher:
         if self._stale(sequencer, seen):
             return Outcome(key, "ignored", reason=f"event {sequencer} is not newer than {seen.sequencer}")
         read = self._read(key)
+        repair: list[str] = []
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             try:
-                return self._sync_under_lease(key, sequencer, seen, read)
+                outcome = self._sync_under_lease(key, sequencer, seen, read, repair)
+                break
             except StaleWrite as error:
                 if attempt == COMMIT_ATTEMPTS:
                     raise
                 log.info("publishing %s: %s (attempt %d of %d)", key, error, attempt, COMMIT_ATTEMPTS)
                 seen = SourceRecord(key="")  # read the source again under the next lease
-        raise AssertionError("unreachable")
+                repair = unique([*repair, *error.touched])
+        self._wake(key, outcome.freed)
+        return outcome
 
-    def _sync_under_lease(self, key: str, sequencer: str, seen: SourceRecord, read: Read) -> Outcome:
-        with self.index.lock():
+    def _wake(self, key: str, freed: Sequence[str]) -> None:
+        """Publish again the sources that were rejected because they wanted a path this
+        change let go (B uploaded with A's slug before A was deleted). A source still
+        refused waits on; one published stops waiting. Repeated on a retry: harmless."""
+        for path in freed:
+            for waiter in self.index.waiting_for(path):
+                if waiter != key and self.sync(waiter).action != "rejected":
+                    self.index.stop_waiting(path, waiter)
+
+    def _sync_under_lease(
+        self, key: str, sequencer: str, seen: SourceRecord, read: Read, repair: Sequence[str] = ()
+    ) -> Outcome:
+        with self.lease(check=repair):
             record = self.index.source(key) or SourceRecord(key=key)
             if self._stale(sequencer, record):
                 return Outcome(key, "ignored", reason=f"event {sequencer} is not newer than {record.sequencer}")
             if record != seen:
                 read = self._read(key)
             model = self.index.load()
-            outcome, state, slug, version = self._sync(key, record, model, read)
-            new_record = replace(
-                record, slug=slug, state=state, version=version, sequencer=sequencer or record.sequencer
-            )
-            if new_record != record:  # a republish of an unchanged source writes nothing
-                self.index.save_source(replace(new_record, updated=_iso(self.clock())), expected=record)
-            if record.state == "rejected" and state != "rejected":
+            outcome, new_record, committed = self._sync(key, record, model, read, sequencer)
+            if not committed and new_record != record:  # a republish of an unchanged source writes nothing
+                self.index.save_source(new_record, expected=record)
+            if record.state == "rejected" and new_record.state != "rejected":
                 self.sources.delete_report(key)  # the report of an earlier, broken upload no longer applies
             return outcome
+
+    @contextmanager
+    def lease(self, check: Sequence[str] = ()) -> Iterator[None]:
+        """The site lease, with what a writer that died under it left finished first:
+        its pending purges sent, the paths it may have touched rendered again or deleted
+        (and the paths in `check`: what this writer changed before it lost a lease)."""
+        with self.index.lock():
+            if self.index.unsettled() or check:
+                model = self.index.load()
+                self._store(model, SitePlan(after=model.copy()), {}, check=check)
+            yield
+
+    def settle(self) -> None:
+        """Finish what a writer that died left, if anything (a scheduled job with nothing
+        else to do calls this, so no purge waits for the next change)."""
+        model = self.index.load()
+        if model.pending_purge or model.dirty:
+            with self.lease():
+                pass
 
     @staticmethod
     def _stale(sequencer: str, record: SourceRecord) -> bool:
@@ -212,13 +246,25 @@ class Publisher:
             return obj, error
 
     def _sync(
-        self, key: str, record: SourceRecord, model: SiteModel, read: Read
-    ) -> tuple[Outcome, SourceState, str, str]:
+        self, key: str, record: SourceRecord, model: SiteModel, read: Read, sequencer: str
+    ) -> tuple[Outcome, SourceRecord, bool]:
+        """The change for one source: its outcome, its new record, and whether the record
+        was committed with the site (atomically) or is still to be saved."""
         owned = model.entries.get(record.slug) if record.slug else None
         if owned is not None and owned.source_key != key:
             owned = None
+
+        def recorded(slug: str, state: SourceState, version: str) -> SourceRecord:
+            new = replace(record, slug=slug, state=state, version=version, sequencer=sequencer or record.sequencer)
+            return new if new == record else replace(new, updated=_iso(self.clock()))
+
         if read is None:
-            return self._remove(key, owned, model), "deleted", "", ""
+            # the record keeps the slug, so a retry after a crash still knows what to hand over
+            new_record = recorded(record.slug, "deleted", "")
+            outcome, committed = self._remove(key, owned, model, new_record)
+            if record.slug:
+                outcome.freed = unique([f"/{record.slug}/", *(owned.redirects if owned else ())])
+            return outcome, new_record, committed
         obj, found = read
         admitted = admit([found], Claims(model), self.clock())[0]
         try:
@@ -227,48 +273,52 @@ class Publisher:
             article = admitted.article
             assert obj is not None and obj.data is not None  # read_source admitted the bytes
             previous = model.entries.get(article.slug)
-            moved = owned.moved_from if owned else ()
+            # this source's entry: under the slug its record names, or (an earlier attempt
+            # committed the change but not the record) under the slug it has now
+            mine = owned or (previous if previous is not None and previous.source_key == key else None)
+            moved = mine.moved_from if mine else ()
             if owned is not None and owned.slug != article.slug and owned.live:
                 moved = (*moved, owned.path)
             entry = self.mark_outdated(
                 entry_for(article, obj.version_id, sha256(obj.data), previous, self.clock(), moved)
             )
         except InvalidSource as error:
-            return self.reject(key, error), "rejected", record.slug if owned else "", record.version
+            if isinstance(found, Article):  # read and valid, refused a slug or path another source holds
+                self.index.wait_for(found.path, key)  # under the lease: the holder's release sees it
+            rejected = recorded(record.slug if owned else "", "rejected", record.version)
+            return self.reject(key, error), rejected, False
 
+        new_record = recorded(entry.slug, entry.status, obj.version_id)
         changes: dict[str, Entry | None] = {entry.slug: entry}
         if owned is not None and owned.slug != entry.slug:
             changes[owned.slug] = None
-        applied = self.apply_plan(model, changes, {article.slug: article})
+        applied = self.apply_plan(model, changes, {article.slug: article}, records=(new_record,))
         own = next((p for p in applied.written if p.path == entry.path), None)
         stored = own or Page(path=entry.path, body=b"", kind="article")
         if entry.live:
             action = "published" if applied.written or applied.deleted else "unchanged"
         else:
             action = "unpublished" if entry.path in applied.deleted else "held"
-        return (
-            Outcome(
-                source_key=key,
-                action=action,
-                url=self.renderer.url(entry.path) if entry.live else "",
-                written=[p.path for p in applied.written],
-                deleted=applied.deleted,
-                purged=applied.purged,
-                bytes=len(own.body) if own else 0,
-                cache_control=stored.cache_control(self.settings.cache) if entry.live else "",
-                reason="" if entry.live else entry.status,
-            ),
-            entry.status,
-            entry.slug,
-            obj.version_id,
+        outcome = Outcome(
+            source_key=key,
+            action=action,
+            url=self.renderer.url(entry.path) if entry.live else "",
+            written=[p.path for p in applied.written],
+            deleted=applied.deleted,
+            purged=applied.purged,
+            bytes=len(own.body) if own else 0,
+            cache_control=stored.cache_control(self.settings.cache) if entry.live else "",
+            reason="" if entry.live else entry.status,
         )
+        return outcome, new_record, applied.committed
 
-    def _remove(self, key: str, owned: Entry | None, model: SiteModel) -> Outcome:
+    def _remove(self, key: str, owned: Entry | None, model: SiteModel, record: SourceRecord) -> tuple[Outcome, bool]:
         if owned is None:
-            applied = self.apply_plan(model, {}, {})  # still purge anything pending
-            return Outcome(key, "unchanged", purged=applied.purged, reason="deleted; nothing was published")
-        applied = self.apply_plan(model, {owned.slug: None}, {})
-        return Outcome(
+            applied = self.apply_plan(model, {}, {}, records=(record,))  # still purge anything pending
+            outcome = Outcome(key, "unchanged", purged=applied.purged, reason="deleted; nothing was published")
+            return outcome, applied.committed
+        applied = self.apply_plan(model, {owned.slug: None}, {}, records=(record,))
+        outcome = Outcome(
             key,
             "unpublished",
             written=[p.path for p in applied.written],
@@ -276,6 +326,7 @@ class Publisher:
             purged=applied.purged,
             reason="deleted",
         )
+        return outcome, applied.committed
 
     def reject(self, key: str, error: InvalidSource) -> Outcome:
         """Report a source that cannot be published. What is live stays live."""
@@ -292,10 +343,16 @@ class Publisher:
     # -- plan, render, store, purge -------------------------------------------------
 
     def apply_plan(
-        self, model: SiteModel, changes: Mapping[str, Entry | None], articles: Mapping[str, Article]
+        self,
+        model: SiteModel,
+        changes: Mapping[str, Entry | None],
+        articles: Mapping[str, Article],
+        *,
+        records: Sequence[SourceRecord] = (),
     ) -> Applied:
-        """Plan `changes`, render the pages, store those that changed, purge them, save the index."""
-        return self._store(model, plan(model, changes, self.layout), articles)
+        """Plan `changes`, render the pages, store those that changed, purge them, and
+        commit the index (with `records`, the source records of the change, when it commits)."""
+        return self._store(model, plan(model, changes, self.layout), articles, records=records)
 
     def _store(
         self,
@@ -305,6 +362,7 @@ class Publisher:
         *,
         force: bool = False,
         check: Sequence[str] = (),
+        records: Sequence[SourceRecord] = (),
     ) -> Applied:
         """Store the planned pages whose bytes changed (all of them with `force`), delete, purge, commit.
 
@@ -337,19 +395,33 @@ class Publisher:
             after.pending_purge = unique([*after.pending_purge, *urls])
             after.dirty = unique([*model.dirty, *touched])
             self.index.save_pending(model.version, after.pending_purge, after.dirty)
-        for page in applied.written:
-            self.pages.put(page)
-            after.page_hashes[page.path] = page.content_hash
-            self.index.renew()
-        for path in applied.deleted:
-            self.pages.delete(key_for_path(path))
-            after.page_hashes.pop(path, None)
-            self.index.renew()
-        after.dirty = []
-        if after.entries != model.entries or after.page_hashes != model.page_hashes or after.counters != model.counters:
-            self.index.save(model, after)  # the commit: fenced, atomic
-        elif touched or model.dirty:
-            self.index.save_pending(model.version, after.pending_purge, [])
+        changed: list[str] = []  # what this attempt changed in the site bucket, should its lease be lost
+        try:
+            for page in applied.written:
+                self.index.renew()  # before each write: a writer that outlived its lease stops here
+                self.pages.put(page)
+                changed.append(page.path)
+                after.page_hashes[page.path] = page.content_hash
+            for path in applied.deleted:
+                self.index.renew()
+                self.pages.delete(key_for_path(path))
+                changed.append(path)
+                after.page_hashes.pop(path, None)
+            after.dirty = []
+            if (
+                after.entries != model.entries
+                or after.page_hashes != model.page_hashes
+                or after.counters != model.counters
+            ):
+                self.index.save(model, after, records)  # the commit: fenced, atomic
+                applied.committed = True
+            elif touched or model.dirty:
+                self.index.save_pending(model.version, after.pending_purge, [])
+        except StaleWrite as error:
+            # Refused: another writer holds the site now and may already have settled this
+            # attempt's dirty paths. The retry checks what this attempt changed once more.
+            error.touched = unique([*error.touched, *changed])
+            raise
         applied.purged = self.flush_purges(after)
         return applied
 
@@ -403,7 +475,7 @@ class Publisher:
         store and purge those whose bytes changed."""
         from edgepub.plan import SITE_PAGES
 
-        with self.index.lock():
+        with self.lease():
             model = self.index.load()
             refs = {*SITE_PAGES}
             for path in model.page_hashes:
