@@ -22,3 +22,20 @@ def samples() -> Path:
 def stack() -> Iterator[EmbeddedStack]:
     with EmbeddedStack.start() as embedded:
         yield embedded
+
+
+@pytest.fixture(autouse=True)
+def functions_stay_within_their_roles(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """After a test, every AWS call the functions of its embedded stacks made is allowed by the
+    function's role in template.yaml, resources included (moto refuses what it can judge;
+    edgepub.embedded.iam checks the rest). A test that provokes a violation on purpose forgets it."""
+    found: list[str] = []
+    down = EmbeddedStack.down
+
+    def checked_down(self: EmbeddedStack) -> None:
+        found.extend(self.iam_violations())
+        down(self)
+
+    monkeypatch.setattr(EmbeddedStack, "down", checked_down)
+    yield
+    assert not found, "calls the functions' roles do not allow:\n" + "\n".join(found)

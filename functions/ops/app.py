@@ -24,7 +24,8 @@ if TYPE_CHECKING:  # the publisher (jinja2, yaml, markdown) loads with the first
 
 logger = Logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"edgepub"})
-tracer = Tracer(patch_modules=["botocore", "httplib"])  # AWS, and Cloudflare through http.client; no requests at import
+# AWS here; Cloudflare (requests) when the first purger is built: edgepub.cloudflare.trace_requests
+tracer = Tracer(patch_modules=["botocore"])
 metrics = Metrics()
 
 

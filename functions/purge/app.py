@@ -29,7 +29,8 @@ if TYPE_CHECKING:  # requests loads with the first event; the publisher (jinja2,
 
 logger = Logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"edgepub"})
-tracer = Tracer(patch_modules=["botocore", "httplib"])  # AWS, and Cloudflare through http.client; no requests at import
+# AWS here; Cloudflare (requests) when the first purger is built: edgepub.cloudflare.trace_requests
+tracer = Tracer(patch_modules=["botocore"])
 metrics = Metrics()
 
 

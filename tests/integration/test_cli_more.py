@@ -205,8 +205,9 @@ def test_serve_runs_the_stack_for_other_commands(tmp_path, samples):
             "sqs",
             endpoint_url=served["endpoint"],
             region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            # the operator's credentials (moto enforces IAM): serve writes them with the stack's names
+            aws_access_key_id=served["env"]["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=served["env"]["AWS_SECRET_ACCESS_KEY"],
         )
         sqs.send_message(QueueUrl=served["env"]["EDGEPUB_PUBLISH_QUEUE_URL"], MessageBody="garbage")
         failures: list[dict[str, Any]] = []

@@ -199,6 +199,11 @@ def test_when_the_carry_cannot_be_queued_the_remainder_is_purged_at_once(free_st
     assert set(state.purged_urls()) == changed
     assert len(state.purges) == math.ceil(len(changed) / 30), "one invocation sent all, the last batch partial"
     assert_drained(free_stack)
+    # the broken queue is not the purge role's to send to either: the only call its role refused
+    assert [v.split(" (called")[0] for v in free_stack.iam_violations()] == [
+        "PurgeFunctionRole may not sqs:SendMessage on arn:aws:sqs:us-east-1:123456789012:edgepub-purge-gone"
+    ]
+    free_stack.recorder.forget()
 
 
 def test_a_duplicate_or_late_carry_only_purges_again(free_stack):

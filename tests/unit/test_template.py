@@ -152,3 +152,119 @@ def test_the_ops_function_may_read_and_delete_only_the_two_dead_letter_queues(te
     senders = [s for s in statements if "sqs:SendMessage" in str(s["Action"])]
     assert senders and all("PublishQueue" in str(s["Resource"]) or "PurgeQueue" in str(s["Resource"]) for s in senders)
     assert not any("DLQ" in str(s["Resource"]) for s in senders)
+
+
+# -- least privilege and failure paths ---------------------------------------------------
+
+FUNCTIONS = ("PublishFunction", "PurgeFunction", "SchedulerFunction", "OpsFunction")
+
+
+def statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    return [
+        s
+        for policy in template["Resources"][role]["Properties"]["Policies"]
+        for s in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def grants(template: dict[str, Any], role: str) -> list[tuple[str, str]]:
+    """(action, resource as written) for every Allow of a role."""
+    out = []
+    for s in statements(template, role):
+        actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+        resources = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
+        out += [(a, str(r)) for a in actions for r in resources if s["Effect"] == "Allow"]
+    return out
+
+
+def test_each_function_runs_with_its_own_role_and_no_managed_policy(template):
+    for name in FUNCTIONS:
+        role = template["Resources"][name]["Properties"]["Role"]
+        assert role == {"Fn::GetAtt": [f"{name}Role", "Arn"]}, name
+        props = template["Resources"][f"{name}Role"]["Properties"]
+        # SAM's managed policies would grant SQS receive/delete on every queue, CreateLogGroup everywhere
+        assert not props.get("ManagedPolicyArns"), name
+
+
+def test_no_role_grants_on_every_resource_but_x_ray(template):
+    for name in FUNCTIONS:
+        for action, resource in grants(template, f"{name}Role"):
+            assert resource != "*" or action.startswith("xray:"), (name, action)
+
+
+def test_rejection_reports_are_the_publish_roles_only_writes_to_the_sources_bucket(template):
+    writes = [(a, r) for a, r in grants(template, "PublishFunctionRole") if a in ("s3:PutObject", "s3:DeleteObject")]
+    sources = [r for _, r in writes if "-sources-" in r]
+    assert sources and all(r.endswith("/rejected/*'}") for r in sources), sources
+    # deleted when a later upload is accepted (S3SourceStore.delete_report)
+    assert any(a == "s3:DeleteObject" and "/rejected/*" in r for a, r in writes)
+
+
+def test_no_role_writes_sources_under_content(template):
+    """A function that could create content/* objects could trigger publishes."""
+    whole_bucket = "-sources-${AWS::AccountId}-${AWS::Region}/*'}"
+    for name in FUNCTIONS:
+        for action, resource in grants(template, f"{name}Role"):
+            if action.startswith(("s3:Put", "s3:Delete")):
+                assert "/content/" not in resource and not resource.endswith(whole_bucket), (name, action, resource)
+
+
+def test_the_ops_role_lists_page_versions_for_status_and_rollback(template):
+    assert ("s3:ListBucketVersions", "{'Fn::Sub': 'arn:${AWS::Partition}:s3:::${SiteBucket}'}") in grants(
+        template, "OpsFunctionRole"
+    )
+
+
+def test_no_role_changes_acls_or_lifecycle_rules(template):
+    for name in FUNCTIONS:
+        actions = {a for a, _ in grants(template, f"{name}Role")}
+        # a lifecycle rule could expire the page versions rollback relies on
+        assert not actions & {"s3:PutObjectAcl", "s3:PutLifecycleConfiguration", "s3:PutBucketAcl"}, name
+
+
+def test_queues_are_received_from_only_by_their_own_function(template):
+    expected = {
+        "PublishFunctionRole": {"PublishQueue"},
+        "PurgeFunctionRole": {"PurgeQueue"},
+        "SchedulerFunctionRole": set(),
+        "OpsFunctionRole": {"PublishDLQ", "PurgeDLQ"},
+    }
+    for role, queues in expected.items():
+        received = {r for a, r in grants(template, role) if a in ("sqs:ReceiveMessage", "sqs:DeleteMessage")}
+        assert received == {str({"Fn::GetAtt": [q, "Arn"]}) for q in queues}, role
+
+
+def test_only_the_scheduler_queries_the_tables_indexes(template):
+    for name in FUNCTIONS:
+        indexes = {r for a, r in grants(template, f"{name}Role") if "/index/" in r}
+        assert bool(indexes) == (name == "SchedulerFunction"), name
+
+
+def test_every_function_has_a_log_group_with_retention_and_an_errors_alarm(template):
+    for name in FUNCTIONS:
+        group = template["Resources"][template["Resources"][name]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]]
+        assert group["Type"] == "AWS::Logs::LogGroup"
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        alarms = [
+            a["Properties"]
+            for a in resources(template, "AWS::CloudWatch::Alarm").values()
+            if a["Properties"]["MetricName"] == "Errors"
+            and a["Properties"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": name}}]
+        ]
+        assert len(alarms) == 1, name
+    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_a_failed_scheduled_job_lands_in_the_scheduler_dlq(template):
+    config = template["Resources"]["SchedulerFunctionEventInvokeConfig"]["Properties"]
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["SchedulerDLQ", "Arn"]}
+    # Lambda sends it with the function's role
+    dlq = str({"Fn::GetAtt": ["SchedulerDLQ", "Arn"]})
+    assert ("sqs:SendMessage", dlq) in grants(template, "SchedulerFunctionRole")
+
+
+def test_the_table_and_the_token_outlive_the_stack(template):
+    for name in ("ArticlesTable", "CloudflareApiToken"):
+        resource = template["Resources"][name]
+        assert resource["DeletionPolicy"] == "Retain" and resource["UpdateReplacePolicy"] == "Retain", name

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
@@ -21,9 +22,15 @@ from edgepub.settings import Settings
 
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound", "NoSuchVersion"}
 
+# Whose credentials this thread's new clients get. In Lambda, one identity per process:
+# empty, the environment's. The embedded stack runs every function in one process, each
+# with its own role's credentials (edgepub.embedded.iam): it sets this to the role while
+# the function runs, so that a cached client is never handed from one role to another.
+identity: ContextVar[str] = ContextVar("edgepub_aws_identity", default="")
+
 
 @lru_cache(maxsize=32)
-def _client(service: str, endpoint_url: str, region: str) -> Any:
+def _client(service: str, endpoint_url: str, region: str, who: str = "") -> Any:
     config = Config(
         retries={"mode": "standard", "max_attempts": 4},
         connect_timeout=5,
@@ -35,7 +42,7 @@ def _client(service: str, endpoint_url: str, region: str) -> Any:
 
 def client(service: str, settings: Settings) -> Any:
     """A cached boto3 client (clients are thread-safe; creating one costs milliseconds)."""
-    return _client(service, settings.aws_endpoint_url, settings.aws_region)
+    return _client(service, settings.aws_endpoint_url, settings.aws_region, identity.get())
 
 
 def is_not_found(error: ClientError) -> bool:
@@ -222,20 +229,11 @@ class SqsPurgeQueue:
                 json.dumps({"urls": [v for k, v in chunk if k == "url"], "tags": [v for k, v in chunk if k == "tag"]})
             )
         receipts = []
-        for start in range(0, len(bodies), 10):
-            entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies[start : start + 10])]
-            response = self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
-            if response.get("Failed"):
-                failed = response["Failed"][0]
-                raise TransientError(f"could not enqueue purges: {failed.get('Code')}: {failed.get('Message')}")
-            for ok in response.get("Successful", []):
-                index = start + int(ok["Id"])
-                payload = json.loads(bodies[index])
-                receipts.append(
-                    PurgeReceipt(
-                        request_id=str(ok["MessageId"]), items=tuple(payload["urls"] + payload["tags"]), attempts=1
-                    )
-                )
+        for body, message_id in zip(bodies, send_in_batches(self.sqs, self.queue_url, bodies, "purges"), strict=True):
+            payload = json.loads(body)
+            receipts.append(
+                PurgeReceipt(request_id=message_id, items=tuple(payload["urls"] + payload["tags"]), attempts=1)
+            )
         return receipts
 
     def carry(self, urls: Sequence[str], tags: Sequence[str], *, first_seen: float, delay: int) -> str:
@@ -284,3 +282,39 @@ class SnsNotifier:
             Message=message,
             MessageAttributes={k: {"DataType": "String", "StringValue": v or "-"} for k, v in attributes.items()},
         )
+
+
+def send_in_batches(sqs: Any, queue_url: str, bodies: Sequence[str], what: str) -> list[str]:
+    """Send messages ten to a call (SQS's batch limit); return their message ids in order.
+    One failure policy for every queue: any message not accepted raises TransientError
+    naming it (the caller's record or command is retried; a duplicate message is harmless)."""
+    ids: list[str] = []
+    for start in range(0, len(bodies), 10):
+        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies[start : start + 10])]
+        response = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        if response.get("Failed"):
+            failed = response["Failed"][0]
+            raise TransientError(
+                f"could not queue {len(response['Failed'])} of {len(entries)} {what} on {queue_url}: "
+                f"{failed.get('Code', 'error')}: {failed.get('Message', 'no message')}"
+            )
+        by_id = {str(ok["Id"]): str(ok["MessageId"]) for ok in response.get("Successful", [])}
+        ids += [by_id[str(i)] for i in range(len(entries))]
+    return ids
+
+
+class SqsPublishQueue:
+    """The publish queue, as operators' republish and reconcile fill it."""
+
+    def __init__(self, settings: Settings, sqs: Any | None = None) -> None:
+        self.queue_url = settings.publish_queue_url
+        self.sqs = sqs or client("sqs", settings)
+
+    def send(self, bodies: Sequence[str]) -> list[str]:
+        return send_in_batches(self.sqs, self.queue_url, bodies, "publish messages")
+
+    def depth(self) -> int:
+        """Messages waiting or in flight."""
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=names)["Attributes"]
+        return sum(int(attributes.get(name, 0)) for name in names)

@@ -12,11 +12,15 @@ automatically.
 
 The token is fetched at run time from Secrets Manager or SSM through Powertools
 Parameters and never logged or put into an error.
+
+In Lambda with tracing on, the calls appear in X-Ray: `requests` is patched when the
+first purger is built (`trace_requests`), not at the handler's import.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +41,23 @@ log = logging.getLogger(__name__)
 
 TokenProvider = Callable[[], str]
 FORMS = ("files", "tags", "hosts", "prefixes")
+
+_requests_traced = False
+
+
+def trace_requests() -> None:
+    """Record the Cloudflare calls in X-Ray, in Lambda with tracing on. The handlers' Tracer
+    patches botocore at import; the http.client patch misses `requests` (urllib3 2 sends
+    without it), so `requests` is patched here, once, when a purger first needs it: a cold
+    start that never purges imports neither. Elsewhere (local runs, the embedded stack,
+    tests) it does nothing; in Lambda, Powertools' POWERTOOLS_TRACE_DISABLED still applies."""
+    global _requests_traced
+    if _requests_traced or not os.environ.get("LAMBDA_TASK_ROOT") or os.environ.get("AWS_SAM_LOCAL"):
+        return
+    from aws_lambda_powertools import Tracer
+
+    Tracer(auto_patch=False).patch(["requests"])
+    _requests_traced = True
 
 
 def token_from_settings(settings: Settings) -> TokenProvider:
@@ -142,7 +163,10 @@ class CloudflarePurger:
         self.timeout = settings.purge_timeout_seconds
         self.max_attempts = settings.purge_max_attempts
         self.token = token
-        self.session = session or requests.Session()
+        if session is None:
+            trace_requests()
+            session = requests.Session()
+        self.session = session
         self.ledger = ledger
         self.pacer = pacer or Pacer(plan, settings.purge_rate_share, sleep=sleep)
         self.sleep = sleep

@@ -1,9 +1,9 @@
-"""The article index: the site model and the per-source records, behind one
-port with two stores. `MemoryIndex` keeps them in a JSON file (local builds,
-tests); `DynamoIndex` keeps them in the DynamoDB table, where the items also
-answer the queries scheduled jobs need without a scan: articles by tag
-(`tag#<tag>` items), the most recent N (GSI ByRecent) and reviews due before a
-date (GSI ByReview)."""
+"""The article index (the `ArticleIndex` port in ports.py): the site model and
+the per-source records, with fenced commits. `MemoryIndex` keeps them in memory
+(optionally a JSON file); `DynamoIndex` keeps them in the DynamoDB table, where
+the items also answer the queries scheduled jobs need without a scan: reviews
+due before a date (GSI ByReview) and scheduled transitions (GSI ByTransition).
+The commit protocol is described in docs/architecture.md ("Commits and crashes")."""
 
 from __future__ import annotations
 
@@ -14,84 +14,20 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from edgepub.errors import TransientError
 from edgepub.freshness import FreshnessPolicy
+from edgepub.ports import SOURCE_FIELDS as SOURCE_FIELDS
+from edgepub.ports import ArticleIndex as ArticleIndex  # the port, re-exported for older imports
+from edgepub.ports import ReviewItem as ReviewItem
+from edgepub.ports import SourceRecord as SourceRecord
+from edgepub.ports import StaleWrite as StaleWrite
 from edgepub.site import ENTRY_FIELDS, Counter, Entry, SiteModel, entries_from_rows
-from edgepub.state import SourceState, transition_at
-
-
-@dataclass(frozen=True)
-class SourceRecord:
-    """The last known state of one source key: what it published and the newest event seen."""
-
-    key: str
-    slug: str = ""
-    state: SourceState = ""
-    version: str = ""
-    sequencer: str = ""
-    updated: str = ""
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SourceRecord:
-        values = {k: str(v) for k, v in data.items() if k in SOURCE_FIELDS}
-        return cls(**values)  # type: ignore[arg-type]  # state: a row of ours, as SourceState
-
-
-SOURCE_FIELDS = tuple(f.name for f in fields(SourceRecord))
-
-
-class ArticleIndex(Protocol):
-    """The site model and source records. Every write is fenced: it commits only
-    while the writer holds the lease it took (`lock`) and the model it planned
-    from (by version) is still the current one; otherwise it raises `StaleWrite`
-    and changes nothing."""
-
-    def load(self) -> SiteModel: ...
-    def save(self, before: SiteModel, after: SiteModel, records: Sequence[SourceRecord] = ()) -> None:
-        """Commit `after` (planned from `before`) as version before.version + 1, with the
-        source records of the change, atomically."""
-        ...
-
-    def save_pending(self, version: int, pending_purge: list[str], dirty: list[str]) -> None:
-        """Record, at model `version`, the URLs to purge and the paths about to be written or deleted."""
-        ...
-
-    def source(self, key: str) -> SourceRecord | None: ...
-    def save_source(self, record: SourceRecord, expected: SourceRecord | None = None) -> None:
-        """Record what a source key published; with `expected`, only if the record is still that."""
-        ...
-
-    def lock(self) -> Any:
-        """A context manager: the lease serializing the writers that change the site."""
-        ...
-
-    def renew(self) -> None:
-        """Extend the lease of a long operation (cheap: calls out only when a third of it has passed)."""
-        ...
-
-    def unsettled(self) -> bool:
-        """Under the lease: whether a writer left purges pending or paths dirty (no call out)."""
-        ...
-
-    def wait_for(self, path: str, key: str) -> None:
-        """Remember that the source at `key` was refused `path` because another source holds it."""
-        ...
-
-    def waiting_for(self, path: str) -> list[str]: ...
-    def stop_waiting(self, path: str, key: str) -> None: ...
-
-
-class StaleWrite(TransientError):
-    """This writer's commit was refused: its lease was taken over, or another writer committed since it loaded."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.touched: list[str] = []  # site paths the refused writer changed (the publisher fills it in)
+from edgepub.state import transition_at
 
 
 def model_to_json(model: SiteModel) -> dict[str, Any]:
@@ -262,18 +198,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
-class ReviewItem:
-    """A live article that is due (or overdue, or never reviewed) for review."""
-
-    slug: str
-    title: str
-    owner: str
-    due: str  # YYYY-MM-DD, or freshness.NEVER
-    last_reviewed: str
-    source_key: str
-
-
 def status_counts(model: SiteModel) -> dict[str, int]:
     counts: dict[str, int] = {}
     for entry in model.entries.values():
@@ -284,15 +208,15 @@ def status_counts(model: SiteModel) -> dict[str, int]:
 class DynamoIndex:
     """Items in one table (pk, sk):
 
-    - ``site`` / ``art#<slug>``: one entry; live entries carry ``recent_pk``/``recent_sk``
-      (GSI ByRecent) and ``review_pk``/``review_sk`` (GSI ByReview)
+    - ``site`` / ``art#<slug>``: one entry; live entries carry ``review_pk``/``review_sk``
+      (GSI ByReview), entries with a scheduled publish or expiry ``transition_pk``/``transition_sk``
+      (GSI ByTransition)
     - ``site`` / ``ctr#<listing>``: listing counters; ``site`` / ``page#<path>``: stored page hashes
     - ``site`` / ``meta``: the model version, pending purges, dirty paths, the
       writers' lease with its fencing token, and the journal of the last commit
       while its item writes are being applied
     - ``journal`` / ``<version>#<attempt>#<part>``: the item writes of a commit too
       large to travel in the meta item
-    - ``tag#<tag>`` / ``<date>#<slug>``: one per live article and tag
     - ``src#<key>`` / ``src``: one per source key
     - ``wait#<path>`` / ``<key>``: a source refused a path another source holds, retried when it is let go
 
@@ -388,8 +312,6 @@ class DynamoIndex:
                 [list(v) for v in value] if key == "tag_pages" else list(value) if isinstance(value, tuple) else value
             )
         if entry.live:
-            item["recent_pk"] = "live"
-            item["recent_sk"] = f"{entry.date}#{entry.slug}"
             item["review_pk"] = "review"
             item["review_sk"] = f"{self.policy.due_key(entry)}#{entry.slug}"
         when = transition_at(entry)
@@ -409,12 +331,6 @@ class DynamoIndex:
                 ops.append(("delete", {"pk": SITE, "sk": f"art#{slug}"}))
             else:
                 ops.append(("put", self._entry_item(new)))
-            old_tags = {(t, old.date) for t in old.tags} if old and old.live else set()
-            new_tags = {(t, new.date) for t in new.tags} if new and new.live else set()
-            for tag, date in sorted(old_tags - new_tags):
-                ops.append(("delete", {"pk": f"tag#{tag}", "sk": f"{date}#{slug}"}))
-            for tag, date in sorted(new_tags - old_tags):
-                ops.append(("put", {"pk": f"tag#{tag}", "sk": f"{date}#{slug}", "slug": slug}))
         for name in sorted(before.counters.keys() - after.counters.keys()):
             ops.append(("delete", {"pk": SITE, "sk": f"ctr#{name}"}))
         for name, counter in sorted(after.counters.items()):
@@ -600,26 +516,6 @@ class DynamoIndex:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             raise StaleWrite(f"the record of {record.key} changed since it was read") from None
-
-    def by_tag(self, tag: str, limit: int = 100) -> list[str]:
-        """Slugs of live articles with the tag, newest first (no scan)."""
-        response = self.table.query(
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": f"tag#{tag}"},
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        return [str(i["slug"]) for i in response["Items"]]
-
-    def recent(self, limit: int) -> list[str]:
-        response = self.table.query(
-            IndexName="ByRecent",
-            KeyConditionExpression="recent_pk = :pk",
-            ExpressionAttributeValues={":pk": "live"},
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        return [str(i["slug"]) for i in response["Items"]]
 
     def review_due_before(self, day: str) -> list[ReviewItem]:
         """Live articles whose review is due before `day` (YYYY-MM-DD), never reviewed first. No scan."""

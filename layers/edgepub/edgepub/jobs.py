@@ -16,22 +16,13 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from edgepub.freshness import NEVER, FreshnessPolicy
-from edgepub.index import ReviewItem
 from edgepub.pages import key_for_path, path_for_key
 from edgepub.plan import PageRef, ref_for_path
+from edgepub.ports import ArticleIndex
 from edgepub.publisher import Publisher
 from edgepub.render import environment
 from edgepub.site import Entry
 from edgepub.state import entry_state
-
-
-class JobIndex(Protocol):
-    def review_due_before(self, day: str) -> list[ReviewItem]: ...
-    def transitions_due(self, now: str) -> list[str]: ...
-    def counts(self) -> dict[str, int]: ...
-    def claim(self, marker: str, ttl_days: int = 30) -> bool: ...
-    def cursor(self, name: str) -> str: ...
-    def set_cursor(self, name: str, value: str) -> None: ...
 
 
 class ReportStore(Protocol):
@@ -58,7 +49,7 @@ class TransitionsReport:
 
 
 def run_transitions(
-    publisher: Publisher, index: JobIndex, now: datetime, *, dry_run: bool = False
+    publisher: Publisher, index: ArticleIndex, now: datetime, *, dry_run: bool = False
 ) -> TransitionsReport:
     """Publish what is scheduled for now, unpublish what expired, flag what became overdue.
 
@@ -121,7 +112,7 @@ class FreshnessReport:
         return json.dumps(asdict(self), indent=2, sort_keys=True).encode()
 
 
-def build_freshness_report(index: JobIndex, policy: FreshnessPolicy, today: date, site_url: str) -> FreshnessReport:
+def build_freshness_report(index: ArticleIndex, policy: FreshnessPolicy, today: date, site_url: str) -> FreshnessReport:
     """Counts by state, review age, and overdue articles by owner, from the due items only."""
     items = index.review_due_before(policy.horizon(today))
     counts = {"fresh": 0, "due_soon": 0, "overdue": 0, "never_reviewed": 0}
@@ -182,7 +173,7 @@ def render_report_html(report: FreshnessReport) -> bytes:
 
 
 def run_freshness(
-    index: JobIndex,
+    index: ArticleIndex,
     policy: FreshnessPolicy,
     today: date,
     site_url: str,
@@ -237,7 +228,7 @@ class DriftReport:
     dry_run: bool = False
 
 
-def repair_drift(publisher: Publisher, index: JobIndex, *, batch: int = 200, dry_run: bool = False) -> DriftReport:
+def repair_drift(publisher: Publisher, index: ArticleIndex, *, batch: int = 200, dry_run: bool = False) -> DriftReport:
     """Check up to `batch` stored pages against the hashes the index expects and
     rewrite what is missing or different; then list the bucket for orphans (pages
     no article owns: left by a writer that crashed, say), a page of keys per run,

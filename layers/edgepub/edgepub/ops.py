@@ -8,10 +8,9 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from edgepub.aws import S3PageStore
 from edgepub.errors import OperatorError
 from edgepub.pages import key_for_path
-from edgepub.ports import unique
+from edgepub.ports import PublishQueue, VersionedPageStore, unique
 from edgepub.publisher import Publisher
 from edgepub.site import Entry
 
@@ -28,7 +27,7 @@ class RollbackResult:
 
 
 def rollback(
-    publisher: Publisher, pages: S3PageStore, slug: str, to_version: str = "", *, dry_run: bool = False
+    publisher: Publisher, pages: VersionedPageStore, slug: str, to_version: str = "", *, dry_run: bool = False
 ) -> RollbackResult:
     """Restore an article page's previous stored version (or `to_version`) and purge it.
 
@@ -106,7 +105,7 @@ def unpublish(publisher: Publisher, slug: str, *, dry_run: bool = False) -> Unpu
     return UnpublishResult(slug, applied.deleted, [p.path for p in applied.written], applied.purged, note=note)
 
 
-def page_status(publisher: Publisher, pages: S3PageStore, slug: str, ledger: Any = None) -> dict[str, Any]:
+def page_status(publisher: Publisher, pages: VersionedPageStore, slug: str, ledger: Any = None) -> dict[str, Any]:
     """Everything known about one article, for an operator: index entry, stored page and its
     versions, the last event for its source, its rejection report, today's purges of its URL."""
     model = publisher.index.load()
@@ -154,7 +153,7 @@ class RepublishResult:
 
 def republish(
     publisher: Publisher,
-    queue: Any,
+    queue: PublishQueue,
     *,
     slugs: list[str] | None = None,
     everything: bool = False,
@@ -182,15 +181,7 @@ def republish(
     bodies = [json.dumps(republish_event(publisher.settings.sources_bucket, key)) for key in keys]
     if everything:
         bodies.append(json.dumps({"edgepub": "site-pages"}))
-    for start in range(0, len(bodies), 10):
-        entries = [{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])]
-        response = queue.send_message_batch(QueueUrl=publisher.settings.publish_queue_url, Entries=entries)
-        if response.get("Failed"):
-            failed = response["Failed"][0]
-            raise OperatorError(
-                f"could not queue {len(response['Failed'])} republish messages: "
-                f"{failed.get('Code', 'error')}: {failed.get('Message', 'no message')}"
-            )
+    queue.send(bodies)
     return RepublishResult(keys=keys, queued=len(bodies), site_pages=everything)
 
 
@@ -217,7 +208,7 @@ class ReconcileResult:
     dry_run: bool = False
 
 
-def reconcile(publisher: Publisher, sources: Any, queue: Any, *, dry_run: bool = False) -> ReconcileResult:
+def reconcile(publisher: Publisher, sources: Any, queue: PublishQueue, *, dry_run: bool = False) -> ReconcileResult:
     """Compare the sources bucket with the index: queue every source the index does
     not know (a lost notification) and every indexed source that is gone."""
     prefix = publisher.settings.source_prefix
@@ -242,10 +233,5 @@ def reconcile(publisher: Publisher, sources: Any, queue: Any, *, dry_run: bool =
     stale = sorted(indexed - present)
     keys = missing + stale
     if not dry_run:
-        for start in range(0, len(keys), 10):
-            entries = [
-                {"Id": str(i), "MessageBody": json.dumps(republish_event(publisher.settings.sources_bucket, k))}
-                for i, k in enumerate(keys[start : start + 10])
-            ]
-            queue.send_message_batch(QueueUrl=publisher.settings.publish_queue_url, Entries=entries)
+        queue.send([json.dumps(republish_event(publisher.settings.sources_bucket, k)) for k in keys])
     return ReconcileResult(missing, stale, 0 if dry_run else len(keys), dry_run)

@@ -27,10 +27,9 @@ from typing import TYPE_CHECKING
 from edgepub.admission import Claims, admit, check_source_key, read_source
 from edgepub.article import Article, slugify
 from edgepub.errors import InvalidSource
-from edgepub.index import ArticleIndex, SourceRecord, StaleWrite
 from edgepub.pages import Page, key_for_path
 from edgepub.plan import Layout, PageRef, SitePlan, plan, ref_for_path
-from edgepub.ports import PageStore, Purger, SourceObject, SourceStore, unique
+from edgepub.ports import ArticleIndex, PageStore, Purger, SourceObject, SourceRecord, SourceStore, StaleWrite, unique
 from edgepub.readers import read_article, supported
 from edgepub.render import Renderer
 from edgepub.s3events import SourceChange, sequencer_order

@@ -262,19 +262,21 @@ def _purge_matcher(form: str, items: list[Any]) -> Callable[[CacheEntry], bool]:
 
 
 class S3Origin:
-    """The site bucket as Cloudflare reaches it: GET by key, nothing else."""
+    """The site bucket as Cloudflare reaches it: GET by key, nothing else. `credentials`
+    (key id, secret) are the edge's where moto enforces IAM (the embedded stack's)."""
 
-    def __init__(self, endpoint_url: str, bucket: str) -> None:
+    def __init__(self, endpoint_url: str, bucket: str, credentials: tuple[str, str] | None = None) -> None:
         import boto3
         from botocore.config import Config
 
+        key, secret = credentials or ("testing", "testing")  # moto's fixed credentials without IAM
         self.bucket = bucket
         self.client = boto3.session.Session().client(
             "s3",
             endpoint_url=endpoint_url,
             region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - moto's fixed credentials
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
             config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
         )
 
@@ -820,8 +822,10 @@ class CloudflareEmulator:
         hosts: Iterable[str] | None = None,
         not_found_ttl: float = 0.0,
         default_ttl: float = 7200.0,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
-        """Put the edge in front of an S3 site bucket (moto at endpoint_url).
+        """Put the edge in front of an S3 site bucket (moto at endpoint_url, read with
+        `credentials` where moto enforces IAM).
 
         Requests with a loopback Host header are the site_url's host; `hosts`
         limits the hostnames served (None: any). 404s are not cached unless
@@ -829,7 +833,7 @@ class CloudflareEmulator:
         """
         parts = urlsplit(site_url)
         self.state.site = SiteConfig(
-            origin=S3Origin(endpoint_url, bucket),
+            origin=S3Origin(endpoint_url, bucket, credentials),
             scheme=parts.scheme.lower() or "https",
             host=(parts.hostname or "").lower(),
             hosts=frozenset(h.lower() for h in hosts) if hosts is not None else None,

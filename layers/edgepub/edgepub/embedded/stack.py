@@ -2,6 +2,13 @@
 Cloudflare emulator, and the functions run in-process from their Handler and
 CodeUri, polling their SQS queues the way Lambda's event source mapping does.
 
+IAM is enforced (edgepub.embedded.iam): the stack creates its resources before
+moto starts checking credentials, then each function runs, and its event source
+mapping polls, with credentials derived from its role in the translated template;
+the operator (`client`, `settings_env`, the CLI and tests) has an administrator's.
+Every call a function makes is recorded and `iam_violations` checks it against its
+role, for what moto cannot judge itself.
+
     with EmbeddedStack.start() as stack:
         stack.s3.put_object(Bucket=stack.outputs["SourcesBucketName"], Key="content/a.md", Body=b"...")
         stack.run_until_idle()
@@ -26,6 +33,7 @@ from types import ModuleType
 from typing import Any
 
 from edgepub.embedded.cloudflare_emulator import CloudflareEmulator
+from edgepub.embedded.iam import CallRecorder, RolePolicy, function_roles, moto_document, role_policies
 from edgepub.embedded.template import Resolver, load_sam_template, package_and_transform
 from edgepub.errors import ConfigurationError, EdgepubError, TransientError
 
@@ -35,7 +43,11 @@ REPO_ROOT = Path(__file__).resolve().parents[4]
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 ZONE_ID = "0123456789abcdef0123456789abcdef"
-_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+# Until IAM is enforced, moto takes any credentials; then the operator's replace these.
+_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# Identities besides the function roles (edgepub.embedded.iam.CallRecorder.credentials).
+OPERATOR = "operator"
+EDGE = "edge"
 # moto's CloudFormation skips these types; the embedded stack creates them itself.
 _FILLED_BY_US = {
     "AWS::SecretsManager::Secret",
@@ -77,6 +89,27 @@ def _patch_moto_delete_marker_events() -> None:
     S3Backend.delete_object = delete_object  # type: ignore[method-assign]
 
 
+def _patch_moto_bodyless_signatures() -> None:
+    """With IAM enforced, moto recomputes each request's signature; for a request without
+    a body it signs its parsed parameters instead, which for Lambda's GETs are the headers,
+    so it refuses every valid signature (`edgepub --stack` resolves the ops function's
+    configuration so). A GET or HEAD is signed over an empty body: recompute it so."""
+    from moto.iam.access_control import IAMRequestBase
+
+    if getattr(IAMRequestBase._create_aws_request, "_edgepub_patched", False):
+        return
+    original = IAMRequestBase._create_aws_request
+
+    def _create_aws_request(self: Any) -> Any:
+        request = original(self)
+        if self._method in ("GET", "HEAD") and not self._body:
+            request.data = b""
+        return request
+
+    _create_aws_request._edgepub_patched = True  # type: ignore[attr-defined]
+    IAMRequestBase._create_aws_request = _create_aws_request  # type: ignore[method-assign]
+
+
 class EmbeddedStackError(EdgepubError):
     """The embedded stack could not be created from template.yaml."""
 
@@ -98,6 +131,10 @@ class FunctionSpec:
     window: float = 0.0  # MaximumBatchingWindowInSeconds
     window_started: float | None = None
     module: ModuleType | None = None
+    role: str = ""  # the logical id of its role
+    # Powertools Parameters' providers (their clients and cached values) are process-wide:
+    # each function keeps its own, made with its own credentials, as in its own process.
+    providers: dict[str, Any] = field(default_factory=dict)
 
     def load(self) -> Callable[[dict[str, Any], Any], Any]:
         if self.module is None:
@@ -162,8 +199,10 @@ class EmbeddedStack:
         parameters: Mapping[str, str] | None = None,
         window_scale: float = 1.0,
         cloudflare_plan: str = "enterprise",
+        iam: bool = True,
     ) -> None:
         self.name_prefix = name_prefix
+        self.iam = iam  # enforce each function's role in moto
         self.window_scale = window_scale
         self.parameter_overrides = dict(parameters or {})
         self.template_path = template or REPO_ROOT / "template.yaml"
@@ -182,6 +221,12 @@ class EmbeddedStack:
         self._server: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._clients: dict[str, Any] = {}
+        self._role_clients: dict[tuple[str, str], Any] = {}
+        self.policies: dict[str, RolePolicy] = {}  # role logical id -> its statements, resolved
+        # every AWS call made in this process while the stack is up: who made it, and whether
+        # the caller's role allows it
+        self.recorder = CallRecorder(account=ACCOUNT)
+        self._auth_set = False
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -195,6 +240,7 @@ class EmbeddedStack:
         from moto.server import ThreadedMotoServer
 
         _patch_moto_delete_marker_events()
+        _patch_moto_bodyless_signatures()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto request otherwise
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
@@ -205,25 +251,42 @@ class EmbeddedStack:
         import requests
 
         requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=10).raise_for_status()
+        self._set_moto_auth("inf")  # the stack is created unauthenticated (whatever a stack before left)
         env = {
             **_CREDENTIALS,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
             "AWS_ENDPOINT_URL": self.endpoint_url,
         }
-        self._saved_env = {k: os.environ.get(k) for k in env}
+        self._saved_env = {k: os.environ.get(k) for k in (*env, "AWS_SESSION_TOKEN")}
         os.environ.update(env)
-        self.cloudflare.start()
-        self._create_stack()
-        site_url = self.settings_env().get("EDGEPUB_SITE_URL", "https://www.example.com")
-        self.cloudflare.serve_site(self.endpoint_url, self.site_bucket, site_url=site_url)
+        os.environ.pop("AWS_SESSION_TOKEN", None)  # moto refuses an IAM user's key with a session token
+        try:
+            self.cloudflare.start()
+            self._create_stack()
+            if self.iam:
+                self._enforce_iam()
+            self.recorder.install()
+            site_url = self.settings_env().get("EDGEPUB_SITE_URL", "https://www.example.com")
+            self.cloudflare.serve_site(
+                self.endpoint_url, self.site_bucket, site_url=site_url, credentials=self.recorder.credentials.get(EDGE)
+            )
+        except BaseException:
+            self.down()
+            raise
 
     def down(self) -> None:
         self.stop_polling()
+        self.recorder.uninstall()
         self.cloudflare.stop()
         if self._server is not None:
-            self._server.stop()
-            self._server = None
+            try:
+                if self._auth_set:
+                    # moto's setting is process-wide: back to moto's own (mock_aws elsewhere in this process)
+                    self._set_moto_auth(os.environ.get("INITIAL_NO_AUTH_ACTION_COUNT", "inf"))
+            finally:
+                self._server.stop()
+                self._server = None
         for k, v in self._saved_env.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -276,7 +339,14 @@ class EmbeddedStack:
         for spec in self.functions.values():
             merged.update(spec.environment)
         merged.pop("AWS_LAMBDA_FUNCTION_NAME", None)
+        key, secret = self.recorder.credentials.get(OPERATOR, ("testing", "testing"))
+        merged.update(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret)
         return merged
+
+    def iam_violations(self) -> list[str]:
+        """Each AWS call a function made that its role does not allow (edgepub.embedded.iam:
+        moto refuses what it can judge; this covers the rest, resources included)."""
+        return list(self.recorder.violations)
 
     # -- creation -------------------------------------------------------------
 
@@ -334,6 +404,11 @@ class EmbeddedStack:
             name: str(resolver.resolve(spec["Value"])) for name, spec in cfn_template.get("Outputs", {}).items()
         }
         self._collect_functions(sam, cfn_template, resolver)
+        roles = function_roles(cfn_template)
+        for logical, role in roles.items():
+            self.functions[logical].role = role
+        self.policies = role_policies(cfn_template, sorted(set(roles.values())), resolver.resolve)
+        self.recorder.policies = self.policies
         from aws_lambda_powertools.utilities import parameters as powertools_parameters
 
         powertools_parameters.clear_caches()  # type: ignore[no-untyped-call]
@@ -380,10 +455,81 @@ class EmbeddedStack:
                     Bucket=resolver.physical[logical], NotificationConfiguration={"QueueConfigurations": queues}
                 )
 
+    def _enforce_iam(self) -> None:
+        """One IAM user per function role, with moto's reading of the role's policies, and
+        an operator and the local edge; then moto checks every request (its setting
+        INITIAL_NO_AUTH_ACTION_COUNT, set to 0 through its reset-auth endpoint)."""
+        iam = self.client("iam")
+
+        def user(name: str, document: Mapping[str, Any]) -> tuple[str, str]:
+            iam.create_user(UserName=name)
+            iam.put_user_policy(UserName=name, PolicyName=name, PolicyDocument=json.dumps(document))
+            created = iam.create_access_key(UserName=name)["AccessKey"]
+            return str(created["AccessKeyId"]), str(created["SecretAccessKey"])
+
+        def allow(action: str, resource: str) -> dict[str, Any]:
+            return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}]}
+
+        credentials = self.recorder.credentials
+        for role, policy in self.policies.items():
+            credentials[role] = user(f"{self.name_prefix}-{role}", moto_document(policy))
+        credentials[OPERATOR] = user(f"{self.name_prefix}-operator", allow("*", "*"))
+        # as the site bucket's policy lets Cloudflare's addresses do
+        credentials[EDGE] = user(
+            f"{self.name_prefix}-edge", allow("s3:GetObject", f"arn:aws:s3:::{self.site_bucket}/*")
+        )
+        key, secret = credentials[OPERATOR]
+        os.environ.update(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret)
+        self._clients.clear()  # made with the setup's credentials
+        self._set_moto_auth("0")
+
+    def _set_moto_auth(self, count: str) -> None:
+        """moto's INITIAL_NO_AUTH_ACTION_COUNT: requests from now on that skip authentication."""
+        import requests
+
+        requests.post(f"{self.endpoint_url}/moto-api/reset-auth", data=count.encode(), timeout=10).raise_for_status()
+        self._auth_set = True
+
+    @contextmanager
+    def _running_as(self, spec: FunctionSpec) -> Iterator[None]:
+        """This thread's new AWS clients sign with the function's role (edgepub.aws.identity)."""
+        from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+        from edgepub.aws import identity
+
+        token = identity.set(spec.role)
+        outer = dict(DEFAULT_PROVIDERS)
+        DEFAULT_PROVIDERS.clear()
+        DEFAULT_PROVIDERS.update(spec.providers)
+        try:
+            yield
+        finally:
+            spec.providers = dict(DEFAULT_PROVIDERS)
+            DEFAULT_PROVIDERS.clear()
+            DEFAULT_PROVIDERS.update(outer)
+            identity.reset(token)
+
+    def _role_client(self, role: str, service: str) -> Any:
+        """A client with a role's credentials (the event source mapping polls with the function's role)."""
+        if role not in self.recorder.credentials:
+            return self.client(service)
+        if (role, service) not in self._role_clients:
+            import boto3
+
+            key, secret = self.recorder.credentials[role]
+            self._role_clients[role, service] = boto3.session.Session().client(
+                service,
+                endpoint_url=self.endpoint_url,
+                region_name=REGION,
+                aws_access_key_id=key,
+                aws_secret_access_key=secret,
+            )
+        return self._role_clients[role, service]
+
     def _collect_functions(self, sam: Mapping[str, Any], template: Mapping[str, Any], resolver: Resolver) -> None:
         resources = template["Resources"]
+        # no credentials: the function's clients get its role's (_running_as)
         runtime_env = {
-            **_CREDENTIALS,
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
@@ -430,7 +576,7 @@ class EmbeddedStack:
     def invoke(self, logical_id: str, event: Mapping[str, Any]) -> Any:
         """Invoke a function in-process with its own environment, as Lambda would."""
         spec = self.functions[logical_id]
-        with self._lock, _environment(spec.environment):
+        with self._lock, _environment(spec.environment), self._running_as(spec):
             handler = spec.load()
             self.invocations += 1
             # the event and the result cross a JSON boundary, as they do in Lambda
@@ -458,7 +604,7 @@ class EmbeddedStack:
         return handled
 
     def _poll_function(self, logical: str, spec: FunctionSpec, flush: bool) -> int:
-        sqs = self.client("sqs")
+        sqs = self._role_client(spec.role, "sqs")  # as Lambda's mapping: receive, delete, attributes
         if spec.window > 0:
             names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"]
             attrs = sqs.get_queue_attributes(QueueUrl=spec.queue_url, AttributeNames=names)["Attributes"]
@@ -515,7 +661,7 @@ class EmbeddedStack:
             if m["MessageId"] in failed:
                 # Lambda leaves a failed message invisible until its visibility
                 # timeout; the embedded stack retries after `retry_delay` seconds.
-                sqs.change_message_visibility(
+                self.client("sqs").change_message_visibility(
                     QueueUrl=spec.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=self.retry_delay
                 )
             else:

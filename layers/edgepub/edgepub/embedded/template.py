@@ -115,6 +115,8 @@ class Resolver:
             return f"arn:aws:s3:::{physical}"
         if kind == "AWS::SNS::Topic":
             return physical
+        if kind == "AWS::Logs::LogGroup":
+            return f"arn:aws:logs:{self.region}:{self.account}:log-group:{physical}:*"
         return physical
 
     def get_att(self, logical: str, attribute: str) -> str:
