@@ -7,6 +7,7 @@ from pathlib import Path
 
 from edgepub.index import MemoryIndex
 from edgepub.localbuild import build
+from edgepub.localindex import SqliteIndex
 from edgepub.settings import Settings
 
 
@@ -83,7 +84,10 @@ def test_two_worker_processes_build_exactly_what_one_builds(tmp_path):
         tmp_path / "serial/.edgepub/headers.json"
     ).read_bytes()
     assert (tmp_path / "forked/.edgepub/rejected/content/broken.md.json").is_file()
-    indexes = [MemoryIndex(tmp_path / run / ".edgepub/index.json").model for run in ("serial", "forked")]
+    indexes = []
+    for run in ("serial", "forked"):
+        with SqliteIndex(tmp_path / run / ".edgepub/index.sqlite3") as index:
+            indexes.append(index.load())
     assert indexes[0].entries == indexes[1].entries and indexes[0].page_hashes == indexes[1].page_hashes
 
 
@@ -119,6 +123,7 @@ def test_a_file_whose_size_and_mtime_are_unchanged_is_not_read_again(samples, tm
 
 
 def test_an_index_file_in_the_older_object_form_still_loads(samples, tmp_path):
+    """An index.json of the oldest form (one object per entry) is migrated like the newer one."""
     import json
 
     from edgepub.index import model_to_json
@@ -126,11 +131,16 @@ def test_an_index_file_in_the_older_object_form_still_loads(samples, tmp_path):
     src = copy_samples(samples, tmp_path)
     out = tmp_path / "out"
     build(src, out, Settings())
-    current = MemoryIndex(out / ".edgepub" / "index.json")
-    older = {
-        "site": model_to_json(current.model),
-        "sources": [vars(s) | {} for s in current.sources.values()],
-    }
+    database = out / ".edgepub" / "index.sqlite3"
+    with SqliteIndex(database) as index:
+        current = index.load()
+        sources = [index.source(f"content/{p.name}") for p in sorted(src.iterdir())]
+    older = {"site": model_to_json(current), "sources": [vars(s) for s in sources if s is not None]}
+    for name in ("index.sqlite3", "index.sqlite3-wal", "index.sqlite3-shm"):
+        (out / ".edgepub" / name).unlink(missing_ok=True)  # as an older edgepub left the folder
     (out / ".edgepub" / "index.json").write_text(json.dumps(older))
-    assert MemoryIndex(out / ".edgepub" / "index.json").model.entries == current.model.entries
+    assert MemoryIndex(out / ".edgepub" / "index.json").model.entries == current.entries
     assert build(src, out, Settings()).pages_written == 0
+    assert not (out / ".edgepub" / "index.json").exists()
+    with SqliteIndex(database) as index:
+        assert index.load().entries == current.entries

@@ -1,7 +1,8 @@
 """`edgepub build SRC --out DIR`: the same plan and renderer as the pipeline,
 with a folder for sources, a folder for pages, a purger that only records, and
-the index kept in DIR/.edgepub/index.json, so that a rebuild writes only what
-changed. All changes of one build are planned together."""
+the index kept in an SQLite database, DIR/.edgepub/index.sqlite3 (`SqliteIndex`),
+so that a rebuild writes only what changed, pages and index rows alike. All
+changes of one build are planned together."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from typing import Any
 from edgepub.admission import Claims, admit, read_source
 from edgepub.article import Article
 from edgepub.errors import InvalidSource
-from edgepub.index import MemoryIndex, SourceRecord
+from edgepub.index import SourceRecord
 from edgepub.local import FolderPageStore, FolderSourceStore, RecordingPurger
+from edgepub.localindex import SqliteIndex
 from edgepub.parallel import default_workers, fork_map
 from edgepub.plan import Layout
 from edgepub.publisher import Applied, Outcome, Publisher, entry_for
@@ -112,44 +114,60 @@ def build(
     workers: int | None = None,
 ) -> BuildReport:
     state = out / ".edgepub"
-    index = MemoryIndex(state / "index.json")
-    sources = FolderSourceStore(src, state / "rejected", prefix=settings.source_prefix)
-    pages = FolderPageStore(out)
-    publisher = Publisher(
-        settings,
-        sources=sources,
-        pages=pages,
-        purger=RecordingPurger(settings.purge_batch_size),
-        index=index,
-        layout=layout,
-        workers=default_workers() if workers is None else workers,
-    )
-    stamps = Stamps(state / "stamps.json")
-    keys = [k for k in sources.list_keys() if supported(k)]
+    index = SqliteIndex(state / "index.sqlite3")
+    try:
+        index.migrate(state / "index.json")  # the whole-file index of earlier versions: imported once
+        sources = FolderSourceStore(src, state / "rejected", prefix=settings.source_prefix)
+        pages = FolderPageStore(out)
+        publisher = Publisher(
+            settings,
+            sources=sources,
+            pages=pages,
+            purger=RecordingPurger(settings.purge_batch_size),
+            index=index,
+            layout=layout,
+            workers=default_workers() if workers is None else workers,
+        )
+        stamps = Stamps(state / "stamps.json")
+        keys = [k for k in sources.list_keys() if supported(k)]
 
-    def file_of(key: str) -> Path:
-        return src / key.removeprefix(settings.source_prefix)
+        def file_of(key: str) -> Path:
+            return src / key.removeprefix(settings.source_prefix)
 
-    report = publish_all(
-        publisher,
-        keys,
-        lambda key: file_of(key).read_bytes(),
-        progress,
-        known=lambda key: stamps.known(key, file_of(key)),
-    )
-    for key, digest in report.hashes.items():
-        stamps.record(key, file_of(key), digest)
-    stamps.keep_only(set(keys))
-    index.flush()
-    pages.flush()
-    stamps.flush()
-    return report
+        report = publish_all(
+            publisher,
+            keys,
+            lambda key: file_of(key).read_bytes(),
+            progress,
+            known=lambda key: stamps.known(key, file_of(key)),
+        )
+        for key, digest in report.hashes.items():
+            stamps.record(key, file_of(key), digest)
+        stamps.keep_only(set(keys))
+        index.flush()
+        pages.flush()
+        stamps.flush()
+        return report
+    finally:
+        index.close()
 
 
 Parsed = tuple[str, str, Article | InvalidSource | None]  # key, sha256, what reading found (None: unchanged)
 
 
 def publish_all(
+    publisher: Publisher,
+    keys: list[str],
+    read: Callable[[str], bytes],
+    progress: Callable[[str], None] | None = None,
+    known: Callable[[str], str | None] | None = None,
+) -> BuildReport:
+    """`_publish_all` under the site lease (a bulk import into the table is a writer like any other)."""
+    with publisher.lease():
+        return _publish_all(publisher, keys, read, progress, known)
+
+
+def _publish_all(
     publisher: Publisher,
     keys: list[str],
     read: Callable[[str], bytes],

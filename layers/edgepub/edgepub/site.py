@@ -4,8 +4,9 @@ every page of the site without reading a source.
 An `Entry` is one article as listings, feeds, sitemaps and similar-post blocks
 see it. `SiteModel` holds the entries, the append-only listing counters and the
 hash of every stored page; derived lookups (by tag, by feature, who mentions
-whom) are built on first use. Both index stores (memory/JSON and DynamoDB) load
-and save this one model, so planning is the same code everywhere.
+whom) are built on first use. Every index store (memory/JSON, SQLite for local
+builds, DynamoDB) loads and saves this one model, so planning is the same code
+everywhere.
 """
 
 from __future__ import annotations
