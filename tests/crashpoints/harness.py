@@ -119,6 +119,7 @@ class World:
     def __init__(self, *, prefix: str = "crash", endpoint_url: str = "") -> None:
         self.calls = Calls()
         self.notes: dict[str, str] = {}  # what a scenario's set-up wants its steps to know
+        self.uploads: dict[str, list[str]] = {}  # the S3 event sequencers of each name's changes, in order
         self.events: list[tuple[str, Any]] = []
         self.now = NOW
         self.epoch = 1_800_000_000.0  # the lease clock (seconds); moved on to let a dead writer's lease expire
@@ -227,6 +228,13 @@ class World:
             self.s3.delete_object(Bucket=self.settings.sources_bucket, Key=key)
         return key
 
+    def sequencer(self, name: str) -> str:
+        """The next S3 event sequencer (hex, increasing), remembered for `name`."""
+        number = sum(len(v) for v in self.uploads.values()) + 1
+        value = f"{0x1000 + number:016X}"
+        self.uploads.setdefault(name, []).append(value)
+        return value
+
     def lease_expires(self) -> None:
         """Time passes beyond the lease a dead writer held."""
         self.epoch += LEASE_SECONDS + 1
@@ -237,14 +245,23 @@ class World:
         with self.quiet():
             model = DynamoIndex(self.dynamodb.Table(self.settings.articles_table)).load()  # as stored, not cached
             pages: dict[str, bytes] = {}
+            ours: list[str] = []  # keys edgepub stored (with their content hash), not an operator's files
             token = ""
             while True:
                 keys, token = self.pages.list_keys(token)
                 for key in keys:
-                    body = self.s3.get_object(Bucket=self.settings.site_bucket, Key=key)["Body"].read()
-                    pages[key] = body
+                    obj = self.s3.get_object(Bucket=self.settings.site_bucket, Key=key)
+                    pages[key] = obj["Body"].read()
+                    if obj.get("Metadata", {}).get("content-hash"):
+                        ours.append(key)
                 if not token:
                     break
+            meta = self.dynamodb.Table(self.settings.articles_table).get_item(Key={"pk": "site", "sk": "meta"})
+            # a journal not applied or a lease not released is not a finished state
+            item = meta.get("Item", {})
+            meta_left = sorted(k for k in ("journal", "journal_ops", "journal_parts") if k in item)
+            if "lease_owner" in item and int(item.get("lease_expires", 0)) >= self.epoch:
+                meta_left.append("lease held")  # a dead writer's expired lease is as good as none
             records = {}
             for item in self.dynamodb.Table(self.settings.articles_table).scan()["Items"]:
                 if str(item["pk"]).startswith("src#"):
@@ -257,7 +274,9 @@ class World:
             "pending_purge": model.pending_purge,
             "dirty": model.dirty,
             "pages": pages,
+            "ours": ours,
             "records": records,
+            "meta_left": meta_left,
         }
 
     def unpurged(self) -> list[str]:
@@ -273,7 +292,7 @@ class World:
         return sorted(url for url, i in last_change.items() if last_purge.get(url, -1) < i)
 
     def orphans(self, state: dict[str, Any]) -> list[str]:
-        return sorted(path_for_key(k) for k in state["pages"] if path_for_key(k) not in state["hashes"])
+        return sorted(path_for_key(k) for k in state["ours"] if path_for_key(k) not in state["hashes"])
 
 
 Step = Callable[[World], Any]

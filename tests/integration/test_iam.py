@@ -149,6 +149,13 @@ def test_every_call_of_every_function_is_allowed_by_its_role(stack):
     stack.run_until_idle()
     keys = site_keys(stack)
     assert {"alpha/index.html", "beta/index.html", "broken/index.html"} <= keys and "gamma/index.html" not in keys
+    # a slug handed over: delta asks for beta's slug while beta holds it, and gets it once beta is deleted
+    put(stack, "delta.md", b"---\ntitle: Delta\ndate: 2026-10-06\nslug: beta\n---\nWaited.\n")
+    stack.run_until_idle()
+    stack.s3.delete_object(Bucket=stack.sources_bucket, Key="content/beta.md")
+    stack.run_until_idle()
+    page = stack.s3.get_object(Bucket=stack.site_bucket, Key="beta/index.html")["Body"].read()
+    assert b"Waited." in page
 
     # scheduled jobs: a scheduled article published (rendered from its source version), the
     # freshness report stored and its notification sent, drift checked and listed
@@ -181,9 +188,14 @@ def test_every_call_of_every_function_is_allowed_by_its_role(stack):
     assert stack.iam_violations() == []
     made = stack.recorder.operations
     # the calls the roles' statements are there for were made, and checked
-    assert {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "sqs:ReceiveMessage", "sqs:SendMessageBatch"} <= made[
-        "PublishFunctionRole"
-    ]
+    assert {
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "sqs:ReceiveMessage",
+        "sqs:SendMessageBatch",
+        "dynamodb:DeleteItem",  # the handover: delta stopped waiting for the slug
+    } <= made["PublishFunctionRole"]
     assert {"secretsmanager:GetSecretValue", "dynamodb:PutItem", "sqs:ReceiveMessage"} <= made["PurgeFunctionRole"]
     assert {"dynamodb:Query", "sns:Publish", "s3:ListObjectsV2", "s3:HeadObject", "s3:PutObject"} <= made[
         "SchedulerFunctionRole"

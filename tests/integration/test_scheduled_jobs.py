@@ -64,14 +64,18 @@ def test_expired_article_is_taken_down_by_the_schedule(stack):
     assert "https://www.example.com/brief/" in stack.cloudflare.state.purged_urls()
 
 
-def test_drift_repair_restores_a_deleted_and_a_hand_edited_page_and_reports_orphans(stack):
+def test_drift_repair_restores_a_deleted_and_a_hand_edited_page_and_deletes_orphans(stack):
     put(stack, "one.md", b"---\ntitle: One\ndate: 2026-10-01\n---\nOne.\n")
     put(stack, "two.md", b"---\ntitle: Two\ndate: 2026-10-02\n---\nTwo.\n")
     stack.run_until_idle()
     original = stack.s3.get_object(Bucket=stack.site_bucket, Key="two/index.html")["Body"].read()
     stack.s3.delete_object(Bucket=stack.site_bucket, Key="one/index.html")
     stack.s3.put_object(Bucket=stack.site_bucket, Key="two/index.html", Body=b"<p>edited by hand</p>")
-    stack.s3.put_object(Bucket=stack.site_bucket, Key="stray/index.html", Body=b"nobody made me")
+    # a page edgepub stored for an article no longer there (a writer died), and a file an operator put there
+    stack.s3.put_object(
+        Bucket=stack.site_bucket, Key="stray/index.html", Body=b"left behind", Metadata={"content-hash": "0" * 64}
+    )
+    stack.s3.put_object(Bucket=stack.site_bucket, Key="favicon.ico", Body=b"an operator's file")
     purges_before = len(stack.cloudflare.state.purged_urls())
 
     dry = stack.run_schedule("SchedulerFunctionDriftRepair", dry_run=True)
@@ -88,6 +92,9 @@ def test_drift_repair_restores_a_deleted_and_a_hand_edited_page_and_reports_orph
     )
     second = stack.run_schedule("SchedulerFunctionDriftRepair")  # the orphan pass, resumed from the cursor
     assert second["orphans"] == ["/stray/"] and second["done"]
+    assert "stray/index.html" not in site_keys(stack) and "favicon.ico" in site_keys(stack)
+    stack.run_until_idle()
+    assert "https://www.example.com/stray/" in stack.cloudflare.state.purged_urls()
     third = stack.run_schedule("SchedulerFunctionDriftRepair")  # a new round: nothing left to repair
     assert third["repaired"] == []
 

@@ -362,7 +362,9 @@ class DynamoIndex:
             ":j": journal,
         }
         update = "SET #v = :nv, #p = :p, #d = :d, #c = :c, #j = :j"
-        if len(body) <= self.JOURNAL_PART_BYTES:
+        # the meta item (400 KB at most) also holds the pending URLs and dirty paths
+        shared = len(json.dumps(after.pending_purge)) + len(json.dumps(after.dirty))
+        if len(body) + shared <= self.JOURNAL_PART_BYTES:
             update += ", #jo = :jo REMOVE #n"
             values[":jo"] = body
             parts = 0
@@ -405,11 +407,12 @@ class DynamoIndex:
             raise StaleWrite("a write to the site model outside the lease")
         condition = "#lo = :lo AND #f = :f AND " + ("#v = :v" if version else "(attribute_not_exists(#v) OR #v = :v)")
         condition += " AND #j = :oj" if journal else " AND attribute_not_exists(#j)"
-        values = {":v": version, ":lo": lease.owner, ":f": lease.fence, **values}
+        sent = self.clock()  # the lease is counted from when the request left, however late the answer
+        update = _with_lease_expiry(update)  # every fenced write also extends the stored lease
+        values = {":v": version, ":lo": lease.owner, ":f": lease.fence, ":le": int(sent) + self.lock_seconds, **values}
         if journal:
             values[":oj"] = journal
         expressions = update + " " + condition
-        sent = self.clock()  # the lease is counted from when the request left, however late the answer
         try:
             self.table.update_item(
                 Key={"pk": SITE, "sk": "meta"},
@@ -671,3 +674,10 @@ class _Lease:
     owner: str
     fence: int
     renewed: float  # when the lease was last taken, renewed or checked by a commit
+
+
+def _with_lease_expiry(update: str) -> str:
+    """An update expression that also sets the lease expiry (`#le = :le`)."""
+    if update.startswith("SET "):
+        return update.replace("SET ", "SET #le = :le, ", 1)
+    return "SET #le = :le " + update  # REMOVE ... only

@@ -257,7 +257,10 @@ def repair_drift(publisher: Publisher, index: ArticleIndex, *, batch: int = 200,
         token = cursor.removeprefix("orphans:")
         keys, following = publisher.pages.list_keys(token, limit=batch)
         report.checked = len(keys)
-        report.orphans = [path_for_key(k) for k in keys if path_for_key(k) not in model.page_hashes]
+        unknown = [k for k in keys if path_for_key(k) not in model.page_hashes]
+        # an orphan is a page edgepub stored (it carries its content hash) that no article owns
+        # now; anything else in the bucket (a file an operator put there) is left alone
+        report.orphans = [path_for_key(k) for k in unknown if _stored_by_edgepub(publisher, k)]
         if report.orphans and not dry_run:
             with publisher.lease():  # checked again under the lease: what an article owns by then is kept
                 publisher.rewrite(publisher.index.load(), [], strays=report.orphans)
@@ -266,6 +269,11 @@ def repair_drift(publisher: Publisher, index: ArticleIndex, *, batch: int = 200,
     if not dry_run:
         index.set_cursor("drift", report.cursor)
     return report
+
+
+def _stored_by_edgepub(publisher: Publisher, key: str) -> bool:
+    stored = publisher.pages.head(key)
+    return stored is not None and bool(stored.content_hash)
 
 
 def job_payload(event: dict[str, Any]) -> dict[str, Any]:

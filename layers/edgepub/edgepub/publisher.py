@@ -144,6 +144,7 @@ class Publisher:
         self.layout = layout or Layout()
         self.renderer = Renderer(settings)
         self.workers = workers  # processes rendering a large plan (local builds); 1 in Lambda
+        self._unrepaired: list[str] = []  # paths changed under a lease that was taken over (see lease)
 
     # -- the story --------------------------------------------------------------
 
@@ -165,21 +166,29 @@ class Publisher:
         again under the lease (bounded: reading is)."""
         seen = self.index.source(key) or SourceRecord(key=key)
         if self._stale(sequencer, seen):
+            if sequencer == seen.sequencer:
+                self._after_redelivery(key, seen)
             return Outcome(key, "ignored", reason=f"event {sequencer} is not newer than {seen.sequencer}")
         read = self._read(key)
-        repair: list[str] = []
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             try:
-                outcome = self._sync_under_lease(key, sequencer, seen, read, repair)
+                outcome = self._sync_under_lease(key, sequencer, seen, read)
                 break
             except StaleWrite as error:
                 if attempt == COMMIT_ATTEMPTS:
                     raise
                 log.info("publishing %s: %s (attempt %d of %d)", key, error, attempt, COMMIT_ATTEMPTS)
                 seen = SourceRecord(key="")  # read the source again under the next lease
-                repair = unique([*repair, *error.touched])
         self._wake(key, outcome.freed)
         return outcome
+
+    def _after_redelivery(self, key: str, record: SourceRecord) -> None:
+        """The event this record already reflects, delivered again: its change committed, but
+        the attempt may have died after (before purging, or before handing a slug over).
+        Finish that: settle what is pending, wake who waits for the slug a delete let go."""
+        self.settle()
+        if record.state == "deleted" and record.slug:
+            self._wake(key, [f"/{record.slug}/"])
 
     def _wake(self, key: str, freed: Sequence[str]) -> None:
         """Publish again the sources that were rejected because they wanted a path this
@@ -190,13 +199,16 @@ class Publisher:
                 if waiter != key and self.sync(waiter).action != "rejected":
                     self.index.stop_waiting(path, waiter)
 
-    def _sync_under_lease(
-        self, key: str, sequencer: str, seen: SourceRecord, read: Read, repair: Sequence[str] = ()
-    ) -> Outcome:
-        with self.lease(check=repair):
+    def _sync_under_lease(self, key: str, sequencer: str, seen: SourceRecord, read: Read) -> Outcome:
+        with self.lease():
             record = self.index.source(key) or SourceRecord(key=key)
             if self._stale(sequencer, record):
-                return Outcome(key, "ignored", reason=f"event {sequencer} is not newer than {record.sequencer}")
+                outcome = Outcome(key, "ignored", reason=f"event {sequencer} is not newer than {record.sequencer}")
+                if sequencer == record.sequencer and record.state == "deleted" and record.slug:
+                    # this event's delete committed (a journal applied under this lease just now)
+                    # but the attempt died before it handed the slug over: hand it over now
+                    outcome.freed = [f"/{record.slug}/"]
+                return outcome
             if record != seen:
                 read = self._read(key)
             model = self.index.load()
@@ -213,10 +225,19 @@ class Publisher:
         its pending purges sent, the paths it may have touched rendered again or deleted
         (and the paths in `check`: what this writer changed before it lost a lease)."""
         with self.index.lock():
+            check = unique([*self._unrepaired, *check])
             if self.index.unsettled() or check:
                 model = self.index.load()
                 self._store(model, SitePlan(after=model.copy()), {}, check=check)
-            yield
+                self._unrepaired = []
+            try:
+                yield
+            except StaleWrite as error:
+                # refused under this lease (taken over): what this writer changed in the bucket
+                # meanwhile is checked again the next time it holds the lease (a retry, the
+                # next record of a warm container), whichever operation it was
+                self._unrepaired = unique([*self._unrepaired, *error.touched])
+                raise
 
     def settle(self) -> None:
         """Finish what a writer that died left, if anything (a scheduled job with nothing
@@ -437,7 +458,7 @@ class Publisher:
         stored = site_plan.after.page_hashes
 
         def render(chunk: Sequence[PageRef]) -> list[Page | None]:
-            pages = (self._render(ref, site_plan, articles) for ref in chunk)
+            pages = (self._render_leased(ref, site_plan, articles) for ref in chunk)
             return [
                 p if p is not None and (force or p.path in forced or stored.get(p.path) != p.content_hash) else None
                 for p in pages
@@ -502,6 +523,11 @@ class Publisher:
         """Render these pages again and store them whatever is stored now, delete the
         stored `strays` no article owns (drift repair), then purge."""
         return self._store(model, SitePlan(after=model.copy(), render=set(refs)), {}, force=True, check=strays)
+
+    def _render_leased(self, ref: PageRef, site_plan: SitePlan, articles: Mapping[str, Article]) -> Page | None:
+        """Render one page, renewing the lease of a long render (a third of it gone: one call)."""
+        self.index.renew()
+        return self._render(ref, site_plan, articles)
 
     def _render(self, ref: PageRef, site_plan: SitePlan, articles: Mapping[str, Article]) -> Page | None:
         after = site_plan.after
