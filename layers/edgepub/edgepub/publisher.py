@@ -77,6 +77,7 @@ class Applied:
     committed: bool = False  # the index changed (and the change's source records with it)
 
 
+REFRESH_CHUNK = 200  # site pages refreshed per lease and commit (refresh_site_pages)
 COMMIT_ATTEMPTS = 3  # a change whose commit is refused (another writer won) starts again from fresh state
 TAG_ITEM = "cache-tag:"  # marks a cache tag among the URLs pending purge
 OUTDATED_NOTICE = "This article is overdue for review and may be out of date."
@@ -490,20 +491,41 @@ class Publisher:
             return TAG_ITEM + page.cache_tags[-1]
         return self.renderer.url(page.path)
 
-    def refresh_site_pages(self) -> Applied:
+    def refresh_site_pages(self, chunk: int = REFRESH_CHUNK) -> Applied:
         """Render every page that is not an article's own (after a template change, say);
-        store and purge those whose bytes changed."""
+        store and purge those whose bytes changed.
+
+        In chunks of `chunk` pages, in a fixed order, each rendered, stored and committed
+        under a lease of its own, so no lease is held for long and the pending purges in
+        the meta item stay bounded. The pages of a chunk are chosen from the model as it
+        is under that chunk's lease. A crash or a redelivery starts again from the first
+        chunk: pages already current are rendered but neither written nor purged."""
+        total = Applied()
+        done: PageRef | None = None  # the last page of the last chunk committed
+        while True:
+            with self.lease():
+                model = self.index.load()
+                refs = sorted(self._site_refs(model))
+                todo = [ref for ref in refs if done is None or ref > done][:chunk]
+                if not todo:
+                    return total
+                applied = self._store(model, SitePlan(after=model.copy(), render=set(todo)), {})
+            done = todo[-1]
+            total.written += applied.written
+            total.deleted += applied.deleted
+            total.purged += applied.purged
+            total.committed = total.committed or applied.committed
+
+    @staticmethod
+    def _site_refs(model: SiteModel) -> set[PageRef]:
         from edgepub.plan import SITE_PAGES
 
-        with self.lease():
-            model = self.index.load()
-            refs = {*SITE_PAGES}
-            for path in model.page_hashes:
-                ref = ref_for_path(path, model)
-                if ref is not None and ref.kind != "article":
-                    refs.add(ref)
-            site_plan = SitePlan(after=model.copy(), render=refs)
-            return self._store(model, site_plan, {})
+        refs = {*SITE_PAGES}
+        for path in model.page_hashes:
+            ref = ref_for_path(path, model)
+            if ref is not None and ref.kind != "article":
+                refs.add(ref)
+        return refs
 
     def mark_outdated(self, entry: Entry) -> Entry:
         """With the notice setting on, an article overdue for review says so on its page."""
