@@ -15,10 +15,13 @@ from typing import TextIO
 
 import requests
 
+from edgepub.aws import S3PageStore
 from edgepub.embedded.stack import REPO_ROOT, EmbeddedStack
+from edgepub.ops import page_status
+from edgepub.pages import key_for_path
 from edgepub.readers import supported
+from edgepub.service import aws_publisher
 from edgepub.settings import Settings
-from edgepub.status import source_status
 
 
 @dataclass
@@ -58,9 +61,14 @@ def run_demo(samples: Path | None = None, log_path: Path | None = None) -> DemoR
             stack.run_until_idle()
         settings = Settings.from_env(stack.settings_env())
         purged = set(stack.cloudflare.state.purged_urls())
+        publisher = aws_publisher(settings)
         for key in keys:
-            status = source_status(settings, key)
-            record, page, rejection = status["index"], status["page"], status["rejection"]
+            status = page_status(publisher, S3PageStore(settings), key)  # what `edgepub status KEY` shows
+            record, rejection = status["source"], status["rejection"]
+            page = None
+            if status["stored"]:
+                head = stack.s3.head_object(Bucket=stack.site_bucket, Key=key_for_path(f"/{status['slug']}/"))
+                page = {"url": status["url"], "bytes": head["ContentLength"], "cache_control": head["CacheControl"]}
             if rejection:
                 problems = rejection.get("problems", [])
                 rows.append(
