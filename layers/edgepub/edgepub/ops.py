@@ -10,7 +10,7 @@ from typing import Any
 
 from edgepub.errors import OperatorError
 from edgepub.pages import key_for_path
-from edgepub.ports import PublishQueue, VersionedPageStore, unique
+from edgepub.ports import PublishQueue, VersionedPageStore
 from edgepub.publisher import Publisher
 from edgepub.site import Entry
 
@@ -63,19 +63,7 @@ def rollback(
     )
     if dry_run:
         return result
-    with publisher.lease():
-        before = publisher.index.load()
-        after = before.copy()
-        # The purge is recorded before the page changes: if the restore or the commit
-        # fails, the next writer renders the page again (it is dirty) and purges it.
-        after.pending_purge = unique([*after.pending_purge, result.url])
-        after.dirty = unique([*after.dirty, path])
-        publisher.index.save_pending(before.version, after.pending_purge, after.dirty)
-        stored = pages.restore(key, target["version_id"])
-        after.page_hashes[path] = stored.content_hash
-        after.dirty = [p for p in after.dirty if p != path]
-        publisher.index.save(before, after)
-        result.purged = publisher.flush_purges(after)
+    result.purged = publisher.restore(path, target["version_id"], pages)
     return result
 
 

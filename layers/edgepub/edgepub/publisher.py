@@ -29,7 +29,17 @@ from edgepub.article import Article, slugify
 from edgepub.errors import InvalidSource
 from edgepub.pages import Page, key_for_path
 from edgepub.plan import Layout, PageRef, SitePlan, plan, ref_for_path
-from edgepub.ports import ArticleIndex, PageStore, Purger, SourceObject, SourceRecord, SourceStore, StaleWrite, unique
+from edgepub.ports import (
+    ArticleIndex,
+    PageHistory,
+    PageStore,
+    Purger,
+    SourceObject,
+    SourceRecord,
+    SourceStore,
+    StaleWrite,
+    unique,
+)
 from edgepub.readers import read_article, supported
 from edgepub.render import Renderer
 from edgepub.s3events import SourceChange, sequencer_order
@@ -526,6 +536,23 @@ class Publisher:
             if ref is not None and ref.kind != "article":
                 refs.add(ref)
         return refs
+
+    def restore(self, path: str, version_id: str, history: PageHistory) -> list[str]:
+        """Make a stored version of the page at `path` current again (an operator's rollback),
+        record its hash and purge it; the purged URLs. The purge and the path are recorded
+        before the page changes: if the restore or the commit fails, the next writer renders
+        the page again (it is dirty) and purges it."""
+        with self.lease():
+            before = self.index.load()
+            after = before.copy()
+            after.pending_purge = unique([*after.pending_purge, self.renderer.url(path)])
+            after.dirty = unique([*after.dirty, path])
+            self.index.save_pending(before.version, after.pending_purge, after.dirty)
+            stored = history.restore(key_for_path(path), version_id)
+            after.page_hashes[path] = stored.content_hash
+            after.dirty = [p for p in after.dirty if p != path]
+            self.index.save(before, after)
+            return self.flush_purges(after)
 
     def mark_outdated(self, entry: Entry) -> Entry:
         """With the notice setting on, an article overdue for review says so on its page."""
