@@ -84,6 +84,17 @@ class S3SourceStore:
         data = obj["Body"].read(max_bytes + 1)
         return SourceObject(key=key, version_id=version, size=len(data), data=data if len(data) <= max_bytes else None)
 
+    def list_keys(self) -> list[str]:
+        """Every key under the source prefix (paginated)."""
+        keys: list[str] = []
+        args: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.settings.source_prefix}
+        while True:
+            response = self.s3.list_objects_v2(**args)
+            keys += [str(o["Key"]) for o in response.get("Contents", [])]
+            if not response.get("IsTruncated"):
+                return keys
+            args["ContinuationToken"] = response["NextContinuationToken"]
+
     def write_report(self, key: str, report: Mapping[str, Any]) -> None:
         self.s3.put_object(
             Bucket=self.bucket,

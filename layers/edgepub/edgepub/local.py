@@ -172,6 +172,9 @@ class MemorySourceStore:
     def remove(self, key: str) -> None:
         self.objects.pop(key, None)
 
+    def list_keys(self) -> list[str]:
+        return sorted(self.objects)
+
     def read(self, key: str, *, max_bytes: int, version: str = "") -> SourceObject | None:
         versions = self.objects.get(key)
         if not versions:
@@ -193,12 +196,38 @@ class MemorySourceStore:
 
 
 class MemoryPageStore:
-    """Pages in a dict; counts writes and deletes."""
+    """Pages in a dict, with every version kept (as the versioned site bucket does);
+    counts writes and deletes."""
+
+    bucket = "memory"
 
     def __init__(self) -> None:
         self.pages: dict[str, Page] = {}
         self.writes: list[str] = []
         self.deletes: list[str] = []
+        self.history: dict[str, list[Page | None]] = {}  # key -> versions, oldest first (None: deleted)
+
+    def versions(self, key: str) -> list[dict[str, Any]]:
+        found = self.history.get(key, [])
+        return [
+            {
+                "version_id": str(number),
+                "modified": "",
+                "bytes": len(page.body) if page else 0,
+                "current": number == len(found),
+                "deleted": page is None,
+            }
+            for number, page in reversed(list(enumerate(found, start=1)))
+        ]
+
+    def restore(self, key: str, version_id: str) -> StoredPage:
+        page = self.history[key][int(version_id) - 1]
+        if page is None:
+            raise ValueError(f"version {version_id} of {key} is a delete marker")
+        self.put(page)
+        stored = self.head(key)
+        assert stored is not None
+        return stored
 
     def head(self, key: str) -> StoredPage | None:
         page = self.pages.get(key)
@@ -211,11 +240,13 @@ class MemoryPageStore:
     def put(self, page: Page) -> str:
         self.pages[page.key] = page
         self.writes.append(page.path)
-        return ""
+        self.history.setdefault(page.key, []).append(page)
+        return str(len(self.history[page.key]))
 
     def delete(self, key: str) -> None:
         self.pages.pop(key, None)
         self.deletes.append(key)
+        self.history.setdefault(key, []).append(None)
 
     def list_keys(self, token: str = "", limit: int = 1000) -> tuple[list[str], str]:
         keys = sorted(k for k in self.pages if k > token)

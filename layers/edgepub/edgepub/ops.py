@@ -196,24 +196,12 @@ class ReconcileResult:
     dry_run: bool = False
 
 
-def reconcile(publisher: Publisher, sources: Any, queue: PublishQueue, *, dry_run: bool = False) -> ReconcileResult:
+def reconcile(publisher: Publisher, queue: PublishQueue, *, dry_run: bool = False) -> ReconcileResult:
     """Compare the sources bucket with the index: queue every source the index does
     not know (a lost notification) and every indexed source that is gone."""
-    prefix = publisher.settings.source_prefix
-    present: set[str] = set()
-    token = ""
-    while True:
-        args: dict[str, Any] = {"Bucket": publisher.settings.sources_bucket, "Prefix": prefix}
-        if token:
-            args["ContinuationToken"] = token
-        response = sources.list_objects_v2(**args)
-        present |= {o["Key"] for o in response.get("Contents", [])}
-        if not response.get("IsTruncated"):
-            break
-        token = response["NextContinuationToken"]
     from edgepub.readers import supported
 
-    present = {k for k in present if supported(k)}
+    present = {k for k in publisher.sources.list_keys() if supported(k)}
     model = publisher.index.load()
     indexed = {e.source_key for e in model.entries.values()}
     known = {k for k in present if publisher.index.source(k) is not None}

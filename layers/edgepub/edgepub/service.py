@@ -352,7 +352,7 @@ def run_ops(publisher: Publisher, event: dict[str, Any]) -> dict[str, Any]:
     from dataclasses import asdict
 
     from edgepub import ops
-    from edgepub.aws import S3PageStore, SqsPublishQueue, client
+    from edgepub.aws import S3PageStore, SqsPublishQueue
     from edgepub.errors import InvalidRequest
     from edgepub.urls import check_purge_request
 
@@ -398,7 +398,7 @@ def run_ops(publisher: Publisher, event: dict[str, Any]) -> dict[str, Any]:
             "failed": [{"form": f, "items": list(i), "error": str(e)} for f, i, e in purge_result.failed],
         }
     elif action == "reconcile":
-        result = ops.reconcile(publisher, client("s3", settings), SqsPublishQueue(settings), dry_run=dry_run)
+        result = ops.reconcile(publisher, SqsPublishQueue(settings), dry_run=dry_run)
     elif action in ("dlq_list", "dlq_redrive"):
         return dead_letters(settings, action, str(event.get("queue", "publish")), dry_run=dry_run)
     else:
