@@ -144,3 +144,13 @@ def test_an_index_file_in_the_older_object_form_still_loads(samples, tmp_path):
     assert not (out / ".edgepub" / "index.json").exists()
     with SqliteIndex(database) as index:
         assert index.load().entries == current.entries
+
+
+def test_a_valid_article_whose_file_name_is_not_utf8_is_built(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    name = b"caf\xe9.md"  # Latin-1, as an older editor may have saved it
+    (src / name.decode("utf-8", "surrogateescape")).write_bytes(b"---\ntitle: Cafe\ndate: 2026-01-01\n---\nBody.\n")
+    report = build(src, tmp_path / "out", Settings())
+    assert [o.action for o in report.outcomes] == ["published"], report.outcomes
+    assert any(p.name == "index.html" for p in (tmp_path / "out").rglob("*") if "caf" in str(p))

@@ -88,7 +88,8 @@ class Page:
             "page-kind": self.kind,
         }
         if self.source_key:
-            meta["source-key"] = quote(self.source_key, safe="/")
+            # a local file name need not be UTF-8 (its bytes are kept as surrogates): quoted as bytes
+            meta["source-key"] = quote(self.source_key.encode("utf-8", "surrogateescape"), safe="/")
         if self.source_version:
             meta["source-version"] = self.source_version
         if self.revision:
