@@ -669,18 +669,9 @@ def _wait_for_queue(ctx: click.Context, queued: int, quiet: bool) -> None:
     """Follow the publish queue until it is empty, as a progress bar."""
     import time
 
-    from edgepub.aws import client
+    from edgepub.aws import SqsPublishQueue
 
-    settings = _settings(ctx)
-    sqs = client("sqs", settings)
-
-    def depth() -> int:
-        attrs = sqs.get_queue_attributes(
-            QueueUrl=settings.publish_queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
-
+    depth = SqsPublishQueue(_settings(ctx)).depth
     done = 0
     with click.progressbar(length=queued, label="republishing", file=sys.stderr if not quiet else None) as bar:
         while True:

@@ -12,12 +12,12 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from edgepub.errors import TransientError
 from edgepub.freshness import FreshnessPolicy
@@ -28,6 +28,60 @@ from edgepub.ports import SourceRecord as SourceRecord
 from edgepub.ports import StaleWrite as StaleWrite
 from edgepub.site import ENTRY_FIELDS, Counter, Entry, SiteModel, entries_from_rows
 from edgepub.state import transition_at
+
+V = TypeVar("V")
+
+
+def changed(before: Mapping[str, V], after: Mapping[str, V]) -> list[tuple[str, V | None]]:
+    """The keys whose value differs between two mappings, sorted, each with its new value
+    (None: gone): what a store writes to turn one model into the next."""
+    keys = [
+        k for k in before.keys() | after.keys() if (old := before.get(k)) is not (new := after.get(k)) and old != new
+    ]
+    return [(key, after.get(key)) for key in sorted(keys)]
+
+
+class ModelQueries:
+    """The scheduled jobs' questions answered from a model held whole (the memory and
+    SQLite stores: a local site is read whole anyway), and the sources waiting for a
+    path kept in memory (one build admits its sources together)."""
+
+    policy: FreshnessPolicy
+    waiting: dict[str, set[str]]
+
+    def _whole(self) -> SiteModel:
+        raise NotImplementedError
+
+    def review_due_before(self, day: str) -> list[ReviewItem]:
+        due = [
+            ReviewItem(
+                slug=e.slug,
+                title=e.title,
+                owner=e.owner,
+                due=self.policy.due_key(e),
+                last_reviewed=e.last_reviewed,
+                source_key=e.source_key,
+            )
+            for e in self._whole().entries.values()
+            if e.live
+        ]
+        return sorted((i for i in due if i.due < day), key=lambda i: (i.due, i.slug))
+
+    def transitions_due(self, now: str) -> list[str]:
+        entries = self._whole().entries.values()
+        return sorted(e.slug for e in entries if transition_at(e) and transition_at(e) <= now)
+
+    def counts(self) -> dict[str, int]:
+        return status_counts(self._whole())
+
+    def wait_for(self, path: str, key: str) -> None:
+        self.waiting.setdefault(path, set()).add(key)
+
+    def waiting_for(self, path: str) -> list[str]:
+        return sorted(self.waiting.get(path, ()))
+
+    def stop_waiting(self, path: str, key: str) -> None:
+        self.waiting.get(path, set()).discard(key)
 
 
 def model_to_json(model: SiteModel) -> dict[str, Any]:
@@ -52,7 +106,7 @@ def model_from_json(data: dict[str, Any]) -> SiteModel:
     )
 
 
-class MemoryIndex:
+class MemoryIndex(ModelQueries):
     """The index in memory, optionally kept in a JSON file between runs."""
 
     def __init__(self, path: Path | None = None, policy: FreshnessPolicy | None = None) -> None:
@@ -111,15 +165,6 @@ class MemoryIndex:
     def unsettled(self) -> bool:
         return bool(self.model.pending_purge or self.model.dirty)
 
-    def wait_for(self, path: str, key: str) -> None:
-        self.waiting.setdefault(path, set()).add(key)
-
-    def waiting_for(self, path: str) -> list[str]:
-        return sorted(self.waiting.get(path, ()))
-
-    def stop_waiting(self, path: str, key: str) -> None:
-        self.waiting.get(path, set()).discard(key)
-
     def source(self, key: str) -> SourceRecord | None:
         return self.sources.get(key)
 
@@ -132,26 +177,8 @@ class MemoryIndex:
     def lock(self) -> Iterator[None]:
         yield
 
-    def review_due_before(self, day: str) -> list[ReviewItem]:
-        due = [
-            ReviewItem(
-                slug=e.slug,
-                title=e.title,
-                owner=e.owner,
-                due=self.policy.due_key(e),
-                last_reviewed=e.last_reviewed,
-                source_key=e.source_key,
-            )
-            for e in self.model.entries.values()
-            if e.live
-        ]
-        return sorted((i for i in due if i.due < day), key=lambda i: (i.due, i.slug))
-
-    def transitions_due(self, now: str) -> list[str]:
-        return sorted(e.slug for e in self.model.entries.values() if transition_at(e) and transition_at(e) <= now)
-
-    def counts(self) -> dict[str, int]:
-        return status_counts(self.model)
+    def _whole(self) -> SiteModel:
+        return self.model
 
     def claim(self, marker: str, ttl_days: int = 30) -> bool:
         if marker in self.markers:
@@ -323,28 +350,18 @@ class DynamoIndex:
     def _delta(self, before: SiteModel, after: SiteModel) -> list[tuple[str, dict[str, Any]]]:
         """The item writes that turn `before` into `after`: ("put", item) or ("delete", key)."""
         ops: list[tuple[str, dict[str, Any]]] = []
-        for slug in sorted(before.entries.keys() | after.entries.keys()):
-            old, new = before.entries.get(slug), after.entries.get(slug)
-            if old == new:
-                continue
-            if new is None:
-                ops.append(("delete", {"pk": SITE, "sk": f"art#{slug}"}))
+        for slug, entry in changed(before.entries, after.entries):
+            key = {"pk": SITE, "sk": f"art#{slug}"}
+            ops.append(("delete", key) if entry is None else ("put", self._entry_item(entry)))
+        for name, counter in changed(before.counters, after.counters):
+            key = {"pk": SITE, "sk": f"ctr#{name}"}
+            if counter is None:
+                ops.append(("delete", key))
             else:
-                ops.append(("put", self._entry_item(new)))
-        for name in sorted(before.counters.keys() - after.counters.keys()):
-            ops.append(("delete", {"pk": SITE, "sk": f"ctr#{name}"}))
-        for name, counter in sorted(after.counters.items()):
-            if before.counters.get(name) != counter:
-                item = {"pk": SITE, "sk": f"ctr#{name}", "last_page": counter.last_page}
-                ops.append(("put", item | {"last_count": counter.last_count}))
-        for path in sorted(before.page_hashes.keys() | after.page_hashes.keys()):
-            old_hash, new_hash = before.page_hashes.get(path), after.page_hashes.get(path)
-            if old_hash == new_hash:
-                continue
-            if new_hash is None:
-                ops.append(("delete", {"pk": SITE, "sk": f"page#{path}"}))
-            else:
-                ops.append(("put", {"pk": SITE, "sk": f"page#{path}", "hash": new_hash}))
+                ops.append(("put", key | {"last_page": counter.last_page, "last_count": counter.last_count}))
+        for path, digest in changed(before.page_hashes, after.page_hashes):
+            key = {"pk": SITE, "sk": f"page#{path}"}
+            ops.append(("delete", key) if digest is None else ("put", key | {"hash": digest}))
         return ops
 
     def save(self, before: SiteModel, after: SiteModel, records: Sequence[SourceRecord] = ()) -> None:

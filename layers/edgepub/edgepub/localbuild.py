@@ -162,24 +162,14 @@ def publish_all(
     progress: Callable[[str], None] | None = None,
     known: Callable[[str], str | None] | None = None,
 ) -> BuildReport:
-    """`_publish_all` under the site lease (a bulk import into the table is a writer like any other)."""
-    with publisher.lease():
-        return _publish_all(publisher, keys, read, progress, known)
-
-
-def _publish_all(
-    publisher: Publisher,
-    keys: list[str],
-    read: Callable[[str], bytes],
-    progress: Callable[[str], None] | None = None,
-    known: Callable[[str], str | None] | None = None,
-) -> BuildReport:
     """Bring the site in line with exactly these sources, planned as one change.
 
     Sources whose bytes match what the index recorded are not parsed again
     (nor read, when `known` vouches for their hash); indexed sources missing
     from `keys` are unpublished. Reading and parsing, and later rendering, run
     in `publisher.workers` processes when there are many.
+
+    A caller writing to a shared index (the table) holds `publisher.lease()` around it.
     """
     settings, index = publisher.settings, publisher.index
     model = index.load()

@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from edgepub.freshness import FreshnessPolicy
-from edgepub.index import MemoryIndex, status_counts
-from edgepub.ports import ReviewItem, SourceRecord, StaleWrite
+from edgepub.index import MemoryIndex, ModelQueries, changed
+from edgepub.ports import SourceRecord, StaleWrite
 from edgepub.site import ENTRY_FIELDS, Counter, Entry, SiteModel, entries_from_rows
-from edgepub.state import transition_at
 
 SCHEMA_VERSION = 1  # PRAGMA user_version of a database this module created
 
@@ -80,7 +79,7 @@ def _entry_row(entry: Entry) -> str:
     return _json(entry.to_row())
 
 
-class SqliteIndex:
+class SqliteIndex(ModelQueries):
     """The site model and source records in an SQLite database; see the module doc.
 
     Like `MemoryIndex`, source records saved outside a commit (`save_source`)
@@ -245,25 +244,15 @@ class SqliteIndex:
     @staticmethod
     def _write_delta(db: sqlite3.Connection, before: SiteModel, after: SiteModel) -> None:
         """The row writes that turn `before` into `after` (only rows that differ)."""
-        old_entries, new_entries = before.entries, after.entries
-        gone = [(slug,) for slug in old_entries.keys() - new_entries.keys()]
-        changed = []
-        for slug, new in new_entries.items():
-            old = old_entries.get(slug)
-            if old is not new and old != new:
-                changed.append((slug, _entry_row(new)))
-        db.executemany("DELETE FROM entries WHERE slug = ?", gone)
-        db.executemany(_PUT_ENTRY, changed)
-        db.executemany(
-            "DELETE FROM counters WHERE name = ?", ((n,) for n in before.counters.keys() - after.counters.keys())
-        )
-        db.executemany(
-            _PUT_COUNTER,
-            ((name, c.last_page, c.last_count) for name, c in after.counters.items() if before.counters.get(name) != c),
-        )
-        old_pages, new_pages = before.page_hashes, after.page_hashes
-        db.executemany("DELETE FROM pages WHERE path = ?", ((p,) for p in old_pages.keys() - new_pages.keys()))
-        db.executemany(_PUT_PAGE, ((p, h) for p, h in new_pages.items() if old_pages.get(p) != h))
+        entries = changed(before.entries, after.entries)
+        db.executemany("DELETE FROM entries WHERE slug = ?", [(slug,) for slug, e in entries if e is None])
+        db.executemany(_PUT_ENTRY, [(slug, _entry_row(e)) for slug, e in entries if e is not None])
+        counters = changed(before.counters, after.counters)
+        db.executemany("DELETE FROM counters WHERE name = ?", [(name,) for name, c in counters if c is None])
+        db.executemany(_PUT_COUNTER, [(name, c.last_page, c.last_count) for name, c in counters if c is not None])
+        pages = changed(before.page_hashes, after.page_hashes)
+        db.executemany("DELETE FROM pages WHERE path = ?", [(path,) for path, h in pages if h is None])
+        db.executemany(_PUT_PAGE, [(path, h) for path, h in pages if h is not None])
 
     def save_pending(self, version: int, pending_purge: list[str], dirty: list[str]) -> None:
         with self._write() as db:
@@ -309,38 +298,8 @@ class SqliteIndex:
             meta = self._meta(db)
         return bool(meta.get("pending_purge") or meta.get("dirty"))
 
-    def wait_for(self, path: str, key: str) -> None:
-        self.waiting.setdefault(path, set()).add(key)
-
-    def waiting_for(self, path: str) -> list[str]:
-        return sorted(self.waiting.get(path, ()))
-
-    def stop_waiting(self, path: str, key: str) -> None:
-        self.waiting.get(path, set()).discard(key)
-
-    # -- queries of the scheduled jobs (over the model: a local site is read whole anyway) --
-
-    def review_due_before(self, day: str) -> list[ReviewItem]:
-        due = [
-            ReviewItem(
-                slug=e.slug,
-                title=e.title,
-                owner=e.owner,
-                due=self.policy.due_key(e),
-                last_reviewed=e.last_reviewed,
-                source_key=e.source_key,
-            )
-            for e in self._model().entries.values()
-            if e.live
-        ]
-        return sorted((i for i in due if i.due < day), key=lambda i: (i.due, i.slug))
-
-    def transitions_due(self, now: str) -> list[str]:
-        entries = self._model().entries.values()
-        return sorted(e.slug for e in entries if transition_at(e) and transition_at(e) <= now)
-
-    def counts(self) -> dict[str, int]:
-        return status_counts(self._model())
+    def _whole(self) -> SiteModel:
+        return self._model()
 
     def claim(self, marker: str, ttl_days: int = 30) -> bool:
         """True the first time a marker is claimed (or once its claim is `ttl_days` old); False after."""

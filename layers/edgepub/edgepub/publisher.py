@@ -176,10 +176,10 @@ class Publisher:
         If another writer changed this key's record meanwhile, it is read
         again under the lease (bounded: reading is)."""
         seen = self.index.source(key) or SourceRecord(key=key)
-        if self._stale(sequencer, seen):
-            if sequencer == seen.sequencer:
-                self._after_redelivery(key, seen)
+        if self._stale(sequencer, seen) and sequencer != seen.sequencer:
             return Outcome(key, "ignored", reason=f"event {sequencer} is not newer than {seen.sequencer}")
+        # (the same event again, a redelivery, goes on: under the lease it finishes what its
+        # first attempt may have left after committing, then is ignored)
         read = self._read(key)
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             try:
@@ -192,14 +192,6 @@ class Publisher:
                 seen = SourceRecord(key="")  # read the source again under the next lease
         self._wake(key, outcome.freed)
         return outcome
-
-    def _after_redelivery(self, key: str, record: SourceRecord) -> None:
-        """The event this record already reflects, delivered again: its change committed, but
-        the attempt may have died after (before purging, or before handing a slug over).
-        Finish that: settle what is pending, wake who waits for the slug a delete let go."""
-        self.settle()
-        if record.state == "deleted" and record.slug:
-            self._wake(key, [f"/{record.slug}/"])
 
     def _wake(self, key: str, freed: Sequence[str]) -> None:
         """Publish again the sources that were rejected because they wanted a path this
@@ -216,8 +208,8 @@ class Publisher:
             if self._stale(sequencer, record):
                 outcome = Outcome(key, "ignored", reason=f"event {sequencer} is not newer than {record.sequencer}")
                 if sequencer == record.sequencer and record.state == "deleted" and record.slug:
-                    # this event's delete committed (a journal applied under this lease just now)
-                    # but the attempt died before it handed the slug over: hand it over now
+                    # this event's delete committed, but its attempt may have died before it
+                    # handed the slug over (the lease settled its purges): hand it over now
                     outcome.freed = [f"/{record.slug}/"]
                 return outcome
             if record != seen:
@@ -231,15 +223,14 @@ class Publisher:
             return outcome
 
     @contextmanager
-    def lease(self, check: Sequence[str] = ()) -> Iterator[None]:
+    def lease(self) -> Iterator[None]:
         """The site lease, with what a writer that died under it left finished first:
         its pending purges sent, the paths it may have touched rendered again or deleted
-        (and the paths in `check`: what this writer changed before it lost a lease)."""
+        (and the paths this writer changed under a lease that was taken over)."""
         with self.index.lock():
-            check = unique([*self._unrepaired, *check])
-            if self.index.unsettled() or check:
+            if self.index.unsettled() or self._unrepaired:
                 model = self.index.load()
-                self._store(model, SitePlan(after=model.copy()), {}, check=check)
+                self._store(model, SitePlan(after=model.copy()), {}, check=self._unrepaired)
                 self._unrepaired = []
             try:
                 yield
