@@ -142,7 +142,7 @@ class World:
             articles_table=f"{prefix}-articles",
         )
         self._create()
-        self.settings = replace(self.settings, purge_queue_url=self.queue_url)
+        self.settings = replace(self.settings, purge_queue_url=self.queue_url, publish_queue_url=self.publish_url)
         self.layout = Layout(page_size=2, home_size=2, tag_front_size=2, feed_size=3)
         self.new_process()
 
@@ -203,6 +203,7 @@ class World:
                 self.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
             self.dynamodb.create_table(TableName=self.settings.articles_table, **table_definition())
             self.queue_url = self.sqs.create_queue(QueueName=f"{self.settings.articles_table}-purge")["QueueUrl"]
+            self.publish_url = self.sqs.create_queue(QueueName=f"{self.settings.articles_table}-publish")["QueueUrl"]
 
     @contextmanager
     def quiet(self) -> Iterator[None]:
@@ -234,6 +235,21 @@ class World:
         value = f"{0x1000 + number:016X}"
         self.uploads.setdefault(name, []).append(value)
         return value
+
+    def drain(self) -> None:
+        """The publish function, fed from the publish queue until it is empty (a message is
+        deleted only after it was handled; one received again after a crash is handled again)."""
+        from edgepub.service import publish_message
+
+        while True:
+            batch = self.sqs.receive_message(
+                QueueUrl=self.publish_url, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not batch:
+                return
+            for message in batch:
+                publish_message(self.publisher, message["Body"])
+                self.sqs.delete_message(QueueUrl=self.publish_url, ReceiptHandle=message["ReceiptHandle"])
 
     def lease_expires(self) -> None:
         """Time passes beyond the lease a dead writer held."""

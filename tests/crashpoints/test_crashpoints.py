@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from edgepub import jobs, ops
+from edgepub.aws import SqsPublishQueue
 from edgepub.errors import OperatorError
 from moto import mock_aws
 
@@ -90,6 +91,25 @@ def rollback_a(world: World) -> None:
     ops.rollback(world.publisher, world.pages, "a", to_version=world.notes["first"])
 
 
+def republish_everything(world: World) -> None:
+    """`edgepub republish --all`: one publish-queue message per source and one for the site's own pages."""
+    ops.republish(world.publisher, SqsPublishQueue(world.settings, sqs=world.sqs), everything=True)
+
+
+def with_a_lost_notification(world: World) -> None:
+    base(world)
+    world.upload("d.md", NEW_D)  # its notification never came
+
+
+def reconcile(world: World) -> None:
+    """`edgepub reconcile`: sources the index does not know are queued for the publish function."""
+    ops.reconcile(world.publisher, SqsPublishQueue(world.settings, sqs=world.sqs))
+
+
+def drain(world: World) -> None:
+    world.drain()
+
+
 def with_schedule(world: World) -> None:
     base(world)
     world.publisher.sync(
@@ -145,6 +165,8 @@ SCENARIOS = [
     Scenario("unpublish", base, [unpublish_b]),
     Scenario("rollback", with_rollback_history, [rollback_a]),
     Scenario("scheduled publish and expiry", with_schedule, [transitions]),
+    Scenario("republish everything through the publish queue", base, [republish_everything, drain]),
+    Scenario("reconcile a lost notification", with_a_lost_notification, [reconcile, drain]),
     Scenario("drift repair", with_drift, [drift]),
     Scenario("slug handover, delete first", base, [sync("a.md", None), sync("z.md", B_TAKES_A)]),
     Scenario("slug handover, upload first", base, [sync("z.md", B_TAKES_A), sync("a.md", None)]),
@@ -181,6 +203,14 @@ def compare(state: dict[str, Any], expected: dict[str, Any]) -> list[str]:
     return problems
 
 
+def diverges(result: dict[str, Any], alternatives: list[dict[str, Any]]) -> list[str]:
+    """How a run's outcome differs from the nearest clean end state, what it left unpurged, its orphans."""
+    problems = min((compare(result["state"], alt) for alt in alternatives), key=len)
+    problems += [f"unpurged {result['unpurged'][:5]}"] if result["unpurged"] else []
+    problems += [f"orphans {result['orphans'][:5]}"] if result["orphans"] else []
+    return problems
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_every_crash_point_converges_to_the_clean_run(scenario: Scenario) -> None:
     with mock_aws():
@@ -206,11 +236,7 @@ def test_every_crash_point_converges_to_the_clean_run(scenario: Scenario) -> Non
         if status != "ok":
             diverged.append(f"crash after call {k} ({clean['calls'][k - 1]}): the retries failed:\n{result}")
             continue
-        problems = min((compare(result["state"], alt) for alt in alternatives), key=len)
-        if result["unpurged"]:
-            problems.append(f"unpurged {result['unpurged'][:5]}")
-        if result["orphans"]:
-            problems.append(f"orphans {result['orphans'][:5]}")
+        problems = diverges(result, alternatives)
         if problems:
             diverged.append(f"crash after call {k} ({clean['calls'][k - 1]}): {', '.join(problems)}")
     assert not diverged, (
@@ -268,9 +294,7 @@ def test_a_writer_stalled_past_its_lease_loses_no_update_at_any_call() -> None:
         if status != "ok":
             diverged.append(f"stalled after call {k}: {result}")
             continue
-        problems = min((compare(result["state"], alt) for alt in alternatives), key=len)
-        problems += [f"unpurged {result['unpurged'][:5]}"] if result["unpurged"] else []
-        problems += [f"orphans {result['orphans'][:5]}"] if result["orphans"] else []
+        problems = diverges(result, alternatives)
         if problems:
             diverged.append(f"stalled after call {k}: {', '.join(problems)}")
     assert not diverged, f"{len(diverged)} of {calls} stall points lose an update:\n" + "\n".join(diverged[:10])
@@ -293,9 +317,7 @@ def test_a_scenario_swept_in_full_over_http_on_the_embedded_stack(stack: Any) ->
     for k in range(1, calls + 1):
         world, _ = run(scenario, crash_at=k, endpoint_url=stack.endpoint_url, prefix=f"crash{k}")
         result = outcome(world)
-        problems = min((compare(result["state"], alt["state"]) for alt in alternatives), key=len)
-        problems += [f"unpurged {result['unpurged'][:5]}"] if result["unpurged"] else []
-        problems += [f"orphans {result['orphans'][:5]}"] if result["orphans"] else []
+        problems = diverges(result, [alt["state"] for alt in alternatives])
         if problems:
             diverged.append(f"crash after call {k} ({result['calls'][k - 1]}): {', '.join(problems)}")
     assert not diverged, f"{len(diverged)} of {calls} crash points diverge over HTTP:\n" + "\n".join(diverged[:10])
