@@ -100,13 +100,13 @@ def test_a_file_whose_size_and_mtime_are_unchanged_is_not_read_again(samples, tm
 
     original = localbuild.publish_all
 
-    def counting(publisher, keys, read, progress=None, known=None):
+    def counting(publisher, keys, read, progress=None, known=None, everything=False, bundle=None):
         def reading(key: str) -> bytes:
             reads.append(key)
             data: bytes = read(key)
             return data
 
-        return original(publisher, keys, reading, progress, known)
+        return original(publisher, keys, reading, progress, known, everything, bundle)
 
     localbuild.publish_all = counting
     try:

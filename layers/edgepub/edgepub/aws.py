@@ -84,10 +84,13 @@ class S3SourceStore:
         data = obj["Body"].read(max_bytes + 1)
         return SourceObject(key=key, version_id=version, size=len(data), data=data if len(data) <= max_bytes else None)
 
-    def list_keys(self) -> list[str]:
-        """Every key under the source prefix (paginated)."""
+    def list_keys(self, prefix: str | None = None) -> list[str]:
+        """Every key under the source prefix, or under `prefix` (paginated)."""
         keys: list[str] = []
-        args: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.settings.source_prefix}
+        args: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Prefix": self.settings.source_prefix if prefix is None else prefix,
+        }
         while True:
             response = self.s3.list_objects_v2(**args)
             keys += [str(o["Key"]) for o in response.get("Contents", [])]

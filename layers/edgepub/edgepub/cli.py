@@ -251,7 +251,7 @@ def build(src: Path, out: Path, site_url: str | None, as_json: bool) -> None:
 
     settings = Settings.from_env()
     if site_url:
-        settings = settings.with_(site_url=site_url.rstrip("/"))
+        settings = settings.with_(site_url=site_url.rstrip("/"), overrides=settings.overrides | {"site_url"})
     if as_json:
         report = run_build(src, out, settings)
     else:

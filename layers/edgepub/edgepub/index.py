@@ -336,7 +336,11 @@ class DynamoIndex:
             if value in ("", (), 0, False) and key not in ("slug",):
                 continue  # DynamoDB rejects empty sets and we keep items small
             item[key] = (
-                [list(v) for v in value] if key == "tag_pages" else list(value) if isinstance(value, tuple) else value
+                [list(v) for v in value]
+                if key in ("tag_pages", "assets")
+                else list(value)
+                if isinstance(value, tuple)
+                else value
             )
         if entry.live:
             item["review_pk"] = "review"

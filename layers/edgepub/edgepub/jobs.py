@@ -272,8 +272,10 @@ def repair_drift(publisher: Publisher, index: ArticleIndex, *, batch: int = 200,
 
 
 def _stored_by_edgepub(publisher: Publisher, key: str) -> bool:
+    """A page edgepub stored, not an asset: theme and page-bundle files are named by their
+    content and kept (an older page or a reader's cache may still reference them)."""
     stored = publisher.pages.head(key)
-    return stored is not None and bool(stored.content_hash)
+    return stored is not None and bool(stored.content_hash) and stored.metadata.get("page-kind") != "asset"
 
 
 def job_payload(event: dict[str, Any]) -> dict[str, Any]:

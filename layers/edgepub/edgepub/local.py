@@ -27,22 +27,43 @@ def _inside(root: Path, key: str) -> Path:
 
 
 class FolderSourceStore:
-    """Sources in a folder (key "content/a/b.md" is ROOT/a/b.md); rejection reports in another."""
+    """Sources in a folder; rejection reports in another.
 
-    def __init__(self, root: Path, reports: Path, prefix: str = "content/") -> None:
+    A folder laid out like the sources bucket (`site=True`: ROOT/edgepub.toml,
+    ROOT/content/, ROOT/theme/) maps each key to the same path under ROOT; a
+    folder of content alone maps "content/a/b.md" to ROOT/a/b.md and has no theme."""
+
+    def __init__(self, root: Path, reports: Path, prefix: str = "content/", *, site: bool = False) -> None:
         self.root = root
         self.reports = reports
         self.prefix = prefix
+        self.site = site
+        self.content = root / prefix.rstrip("/") if site else root
 
     def key_for(self, path: Path) -> str:
-        return self.prefix + path.relative_to(self.root).as_posix()
+        return self.prefix + path.relative_to(self.content).as_posix()
 
-    def list_keys(self) -> list[str]:
-        return sorted(self.prefix + rel for rel in _walk(self.root))
+    def list_keys(self, prefix: str | None = None) -> list[str]:
+        if prefix is None or prefix == self.prefix:
+            return sorted(self.prefix + rel for rel in _walk(self.content)) if self.content.is_dir() else []
+        if not self.site and not prefix.startswith(self.prefix):
+            return []  # a folder of content alone has nothing outside it
+        folder = self._path(prefix.rstrip("/")) if prefix.rstrip("/") else self.root
+        if not folder.is_dir():
+            return []
+        base = prefix if prefix.endswith("/") else prefix + "/"
+        return sorted(base + rel for rel in _walk(folder))
+
+    def _path(self, key: str) -> Path:
+        if self.site:
+            return _inside(self.root, key)
+        if not key.startswith(self.prefix):
+            return self.root / ".edgepub-none" / "missing"  # nothing outside the content folder
+        return _inside(self.root, key.removeprefix(self.prefix))
 
     def read(self, key: str, *, max_bytes: int, version: str = "") -> SourceObject | None:
         # a folder keeps no versions: always the current file
-        path = _inside(self.root, key.removeprefix(self.prefix))
+        path = self._path(key)
         if not path.is_file():
             return None
         size = path.stat().st_size
@@ -172,8 +193,8 @@ class MemorySourceStore:
     def remove(self, key: str) -> None:
         self.objects.pop(key, None)
 
-    def list_keys(self) -> list[str]:
-        return sorted(self.objects)
+    def list_keys(self, prefix: str | None = None) -> list[str]:
+        return sorted(k for k in self.objects if prefix is None or k.startswith(prefix))
 
     def read(self, key: str, *, max_bytes: int, version: str = "") -> SourceObject | None:
         versions = self.objects.get(key)

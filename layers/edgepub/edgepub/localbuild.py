@@ -21,7 +21,7 @@ from edgepub.local import FolderPageStore, FolderSourceStore, RecordingPurger
 from edgepub.localindex import SqliteIndex
 from edgepub.parallel import default_workers, fork_map
 from edgepub.plan import Layout
-from edgepub.publisher import Applied, Outcome, Publisher, entry_for
+from edgepub.publisher import Applied, Outcome, Publisher, entry_for, is_bundle_index
 from edgepub.readers import supported
 from edgepub.settings import Settings
 from edgepub.site import Entry
@@ -117,7 +117,9 @@ def build(
     index = SqliteIndex(state / "index.sqlite3")
     try:
         index.migrate(state / "index.json")  # the whole-file index of earlier versions: imported once
-        sources = FolderSourceStore(src, state / "rejected", prefix=settings.source_prefix)
+        # a folder laid out like the sources bucket (edgepub.toml, content/, theme/), or content alone
+        site = (src / settings.source_prefix.rstrip("/")).is_dir()
+        sources = FolderSourceStore(src, state / "rejected", prefix=settings.source_prefix, site=site)
         pages = FolderPageStore(out)
         publisher = Publisher(
             settings,
@@ -130,17 +132,31 @@ def build(
         )
         stamps = Stamps(state / "stamps.json")
         keys = [k for k in sources.list_keys() if supported(k)]
+        theme = use_site(publisher) if site else None
 
         def file_of(key: str) -> Path:
-            return src / key.removeprefix(settings.source_prefix)
+            return sources.content / key.removeprefix(settings.source_prefix)
+
+        def bundle(key: str) -> bytes:
+            """A page bundle's files as they are: an added, changed or removed file changes its article."""
+            folder = file_of(key).parent
+            if not key.startswith(settings.source_prefix) or folder == sources.content or not is_bundle_index(key):
+                return b""
+            files = sorted(p for p in folder.rglob("*") if p.is_file() and p != file_of(key))
+            return json.dumps([[p.relative_to(folder).as_posix(), *(Stamps._stat(p) or [])] for p in files]).encode()
 
         report = publish_all(
             publisher,
             keys,
             lambda key: file_of(key).read_bytes(),
             progress,
-            known=lambda key: stamps.known(key, file_of(key)),
+            # a bundle's article is read again each build: its files may have changed
+            known=lambda key: None if bundle(key) else stamps.known(key, file_of(key)),
+            everything=theme is not None and theme.action == "published",
+            bundle=bundle,
         )
+        if theme is not None:
+            report.outcomes.insert(0, theme)
         for key, digest in report.hashes.items():
             stamps.record(key, file_of(key), digest)
         stamps.keep_only(set(keys))
@@ -152,6 +168,28 @@ def build(
         index.close()
 
 
+def use_site(publisher: Publisher) -> Outcome:
+    """The folder's edgepub.toml and theme/: made the site's when good and changed (its
+    static files stored), kept out when broken (the build goes on with the last good
+    one, and the outcome says why). "published" when every page is to be rendered again."""
+    from edgepub.siteconfig import CONFIG_KEY
+    from edgepub.theme import load_spec, save_spec
+
+    current = load_spec(publisher.index)
+    try:
+        files = publisher.read_site()
+    except InvalidSource as error:
+        publisher.use_spec(current)
+        return publisher.reject(error.source, error)
+    publisher.use_spec(files.spec)
+    if files.spec.digest == current.digest:
+        return Outcome(CONFIG_KEY, "unchanged", reason="site config and theme")
+    written = publisher.store_assets(files.assets)
+    save_spec(publisher.index, files.spec)
+    publisher.sources.delete_report(CONFIG_KEY)
+    return Outcome(CONFIG_KEY, "published", written=[p.path for p in written], reason="site config or theme changed")
+
+
 Parsed = tuple[str, str, Article | InvalidSource | None]  # key, sha256, what reading found (None: unchanged)
 
 
@@ -161,6 +199,8 @@ def publish_all(
     read: Callable[[str], bytes],
     progress: Callable[[str], None] | None = None,
     known: Callable[[str], str | None] | None = None,
+    everything: bool = False,
+    bundle: Callable[[str], bytes] | None = None,
 ) -> BuildReport:
     """Bring the site in line with exactly these sources, planned as one change.
 
@@ -168,6 +208,10 @@ def publish_all(
     (nor read, when `known` vouches for their hash); indexed sources missing
     from `keys` are unpublished. Reading and parsing, and later rendering, run
     in `publisher.workers` processes when there are many.
+
+    `bundle(key)` says what a source's page bundle holds (names, sizes, times): part of
+    what decides whether the source changed. With `everything` (the theme or config changed) every page is rendered again;
+    only those whose bytes differ are stored.
 
     A caller writing to a shared index (the table) holds `publisher.lease()` around it.
     """
@@ -200,7 +244,7 @@ def publish_all(
             except OSError as exc:  # removed or unreadable since it was listed: this source only
                 results.append((key, "", InvalidSource.single(key, "file", f"cannot be read: {exc.strerror or exc}")))
                 continue
-            digest = hashlib.sha256(data).hexdigest()
+            digest = hashlib.sha256(data + (bundle(key) if bundle else b"")).hexdigest()
             previous = settled(key)
             if previous is not None and previous.source_hash == digest:
                 results.append((key, digest, None))
@@ -227,6 +271,7 @@ def publish_all(
             if isinstance(verdict, InvalidSource):
                 raise verdict
             article = verdict.article
+            assets = publisher.bundle_assets(key, article)
         except InvalidSource as error:
             if progress:
                 progress(key)
@@ -240,6 +285,9 @@ def publish_all(
             if previous.live:
                 moved = (*moved, previous.path)
         entry = publisher.mark_outdated(entry_for(article, "", digest, model.entries.get(article.slug), now, moved))
+        entry = replace(entry, assets=tuple((name, page.path) for name, page in assets))
+        if entry.live:
+            publisher.store_assets([page for _, page in assets])
         changes[article.slug] = entry
         articles[article.slug] = article
         record = index.source(key)
@@ -253,5 +301,15 @@ def publish_all(
         changes.setdefault(by_source[key].slug, None)
         index.save_source(SourceRecord(key=key, state="deleted", updated=now_iso))
         report.outcomes.append(Outcome(key, "unpublished", reason="deleted"))
-    report.applied = publisher.apply_plan(model, changes, articles)
+    if everything:
+        from edgepub.plan import plan
+        from edgepub.publisher import rebuild_changes
+
+        for slug, live in rebuild_changes(model).items():
+            changes.setdefault(slug, live)
+        site_plan = plan(model, changes, publisher.layout)
+        site_plan.render |= publisher.site_refs(site_plan.after)
+        report.applied = publisher.store_plan(model, site_plan, articles)
+    else:
+        report.applied = publisher.apply_plan(model, changes, articles)
     return report

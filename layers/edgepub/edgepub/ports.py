@@ -36,8 +36,9 @@ class SourceStore(Protocol):
         """The object at `key` (the current one, or `version`), or None when there is none."""
         ...
 
-    def list_keys(self) -> list[str]:
-        """Every source key (under the source prefix)."""
+    def list_keys(self, prefix: str | None = None) -> list[str]:
+        """Every source key under the source prefix, or under `prefix` (the theme's "theme/",
+        a page bundle's "content/<name>/")."""
         ...
 
     def write_report(self, key: str, report: Mapping[str, Any]) -> None: ...

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING
 
 from edgepub.admission import Claims, admit, check_source_key, read_source
 from edgepub.article import Article, slugify
-from edgepub.errors import InvalidSource
+from edgepub.errors import InvalidSource, Problem
+from edgepub.markdown import to_html
 from edgepub.pages import Page, key_for_path
 from edgepub.plan import Layout, PageRef, SitePlan, plan, ref_for_path
 from edgepub.ports import (
@@ -41,11 +42,26 @@ from edgepub.ports import (
     unique,
 )
 from edgepub.readers import read_article, supported
-from edgepub.render import Renderer
+from edgepub.render import Renderer, check_theme
 from edgepub.s3events import SourceChange, sequencer_order
 from edgepub.settings import Settings
 from edgepub.site import Entry, SiteModel
+from edgepub.siteconfig import CONFIG_KEY
 from edgepub.state import SourceState, article_state
+from edgepub.theme import (
+    DEFAULT_SPEC,
+    MAX_STATIC_BYTES,
+    TEMPLATES_PREFIX,
+    SiteFiles,
+    SiteSpec,
+    asset_page,
+    check_templates,
+    is_site_key,
+    load_spec,
+    read_site,
+    relative_refs,
+    save_spec,
+)
 
 if TYPE_CHECKING:
     from edgepub.freshness import FreshnessPolicy
@@ -152,8 +168,13 @@ class Publisher:
         self.purger = purger
         self.index = index
         self.clock = clock
-        self.layout = layout or Layout()
+        self.base_layout = layout or Layout()
+        self.layout = self.base_layout
+        self.spec = DEFAULT_SPEC
         self.renderer = Renderer(settings)
+        # how a theme or config change re-renders every page: through the publish queue
+        # (service.aws_publisher), else in this process (`rerender_all`); the count queued
+        self.fanout: Callable[[], int] | None = None
         self.workers = workers  # processes rendering a large plan (local builds); 1 in Lambda
         self._unrepaired: list[str] = []  # paths changed under a lease that was taken over (see lease)
 
@@ -162,11 +183,135 @@ class Publisher:
     def apply(self, change: SourceChange) -> Outcome:
         """Handle one S3 notification."""
         key = change.key
+        if is_site_key(key):
+            return self.site_changed(key)
         if not key.startswith(self.settings.source_prefix):
             return Outcome(key, "ignored", reason=f"outside {self.settings.source_prefix}")
         if not supported(key) and posixpath.basename(key).startswith("."):
             return Outcome(key, "ignored", reason="hidden file")
+        if not supported(key):
+            index = self.bundle_index(key)
+            if index is None:
+                return Outcome(key, "ignored", reason="not an article, and not in a page bundle with an index.md")
+            return self.sync(index)  # a bundle's file changed: its article links it by a new URL
         return self.sync(key, sequencer=change.sequencer)
+
+    # -- the site's look: edgepub.toml and the theme ----------------------------------------
+
+    def use_spec(self, spec: SiteSpec) -> None:
+        """Render with this config and theme from now on."""
+        if spec.digest != self.spec.digest or self.renderer.spec is not spec:
+            self.spec = spec
+            self.renderer = Renderer(self.settings, spec)
+            self.layout = spec.config.layout(self.base_layout)
+
+    def read_site(self) -> SiteFiles:
+        """The config and theme in the sources now, checked: compiled in the sandbox and a
+        sample of every page kind rendered. InvalidSource names the file and line to fix."""
+        files = read_site(self.sources)
+        check_templates(files.spec)
+        check_theme(self.settings, files.spec)
+        return files
+
+    def site_changed(self, key: str) -> Outcome:
+        """`edgepub.toml` or a theme file changed: check the whole theme as it is now; if it is
+        good and differs from the one in use, publish its static files, make it the site's,
+        and render every page again (only pages whose bytes change are written and purged).
+        A broken theme is reported like a rejected source and the site keeps the last good one.
+        Any order of events converges: each reads the bucket as it is, not what the event says."""
+        try:
+            files = self.read_site()
+        except InvalidSource as error:
+            outcome = self.reject(error.source, error)
+            return replace(outcome, source_key=key, reason=f"{outcome.reason} (the site keeps its last good theme)")
+        spec = files.spec
+        with self.lease():
+            current = load_spec(self.index)
+            if current.digest == spec.digest and current.fanned_out:
+                self.use_spec(current)
+                return Outcome(key, "unchanged", reason="the theme in use is already this one")
+            written = self.store_assets(files.assets)
+            save_spec(self.index, replace(spec, fanned_out=False))  # a crash from here on fans out again
+            self.use_spec(spec)
+        queued = self.fanout() if self.fanout is not None else len(self.rerender_all().written)
+        with self.lease():
+            if load_spec(self.index).digest == spec.digest:
+                save_spec(self.index, replace(spec, fanned_out=True))
+        for stale in [CONFIG_KEY, *(TEMPLATES_PREFIX + name for name, _ in spec.templates)]:
+            self.sources.delete_report(stale)
+        how = "queued for rendering" if self.fanout is not None else "rewritten"
+        return Outcome(
+            key,
+            "published",
+            written=[p.path for p in written],
+            reason=f"site config or theme changed: {queued} {how}",
+        )
+
+    def store_assets(self, assets: Sequence[Page]) -> list[Page]:
+        """Store the files not stored yet. Their URLs name their content: nothing to purge,
+        and written before any page that references them."""
+        written = []
+        for page in assets:
+            if self.pages.head(page.key) is None:
+                self.index.renew()
+                self.pages.put(page)
+                written.append(page)
+        return written
+
+    def rerender_all(self) -> Applied:
+        """Render every page again in this process (a local build, or no publish queue):
+        articles, then the site's own pages; store and purge those whose bytes changed."""
+        with self.lease():
+            model = self.index.load()
+            applied = self.apply_plan(model, rebuild_changes(model), {})
+        site = self.refresh_site_pages()
+        applied.written += site.written
+        applied.deleted += site.deleted
+        applied.purged += site.purged
+        return applied
+
+    # -- page bundles ---------------------------------------------------------------------
+
+    def bundle_index(self, key: str) -> str | None:
+        """The article of the page bundle a file is in (content/<name>/index.md), if any."""
+        folder = posixpath.dirname(key)
+        if not folder or folder + "/" == self.settings.source_prefix:
+            return None
+        articles = [
+            k for k in self.sources.list_keys(folder + "/") if is_bundle_index(k) and posixpath.dirname(k) == folder
+        ]
+        return articles[0] if articles else None
+
+    def bundle_assets(self, key: str, article: Article) -> list[tuple[str, Page]]:
+        """The files of the article's page bundle that it references, as pages at
+        fingerprinted URLs under the article's path; InvalidSource when it references a
+        file that is not there (a plain article has no bundle: any relative file is missing)."""
+        refs = relative_refs(to_html(article.body))
+        refs = [*refs, *(img.url for img in article.images if _relative(img.url))]
+        if not refs:
+            return []
+        folder = posixpath.dirname(key)
+        in_bundle = is_bundle_index(key) and folder + "/" != self.settings.source_prefix
+        files = {}
+        if in_bundle:
+            for name in self.sources.list_keys(folder + "/"):
+                files[name.removeprefix(folder + "/")] = name
+        found: list[tuple[str, Page]] = []
+        missing: list[Problem] = []
+        for ref in dict.fromkeys(posixpath.normpath(r) for r in refs):
+            source = files.get(ref)
+            obj = self.sources.read(source, max_bytes=MAX_STATIC_BYTES) if source else None
+            if obj is None or obj.data is None:
+                where = (
+                    f"in {folder}/" if in_bundle else "there (only a page bundle, content/<name>/index.md, has files)"
+                )
+                too_big = f" (over {MAX_STATIC_BYTES} bytes)" if obj is not None else ""
+                missing.append(Problem("body", f"references {ref}, which is not {where}{too_big}"))
+                continue
+            found.append((ref, asset_page(obj.key, f"{article.path}{ref}", obj.data)))
+        if missing:
+            raise InvalidSource(key, missing)
+        return found
 
     def sync(self, key: str, *, sequencer: str = "") -> Outcome:
         """Bring the site in line with the source at `key` as it is now.
@@ -228,6 +373,7 @@ class Publisher:
         its pending purges sent, the paths it may have touched rendered again or deleted
         (and the paths this writer changed under a lease that was taken over)."""
         with self.index.lock():
+            self.use_spec(load_spec(self.index))  # the theme committed last, under this lease
             if self.index.unsettled() or self._unrepaired:
                 model = self.index.load()
                 self._store(model, SitePlan(after=model.copy()), {}, check=self._unrepaired)
@@ -301,9 +447,11 @@ class Publisher:
             moved = mine.moved_from if mine else ()
             if owned is not None and owned.slug != article.slug and owned.live:
                 moved = (*moved, owned.path)
+            assets = self.bundle_assets(key, article)
             entry = self.mark_outdated(
                 entry_for(article, obj.version_id, sha256(obj.data), previous, self.clock(), moved)
             )
+            entry = replace(entry, assets=tuple((name, page.path) for name, page in assets))
         except InvalidSource as error:
             if isinstance(found, Article):  # read and valid, refused a slug or path another source holds
                 self.index.wait_for(found.path, key)  # under the lease: the holder's release sees it
@@ -311,6 +459,8 @@ class Publisher:
             return self.reject(key, error), rejected, False
 
         new_record = recorded(entry.slug, entry.status, obj.version_id)
+        if entry.live:
+            self.store_assets([page for _, page in assets])
         changes: dict[str, Entry | None] = {entry.slug: entry}
         if owned is not None and owned.slug != entry.slug:
             changes[owned.slug] = None
@@ -506,7 +656,7 @@ class Publisher:
         while True:
             with self.lease():
                 model = self.index.load()
-                refs = sorted(self._site_refs(model))
+                refs = sorted(self.site_refs(model))
                 todo = [ref for ref in refs if done is None or ref > done][:chunk]
                 if not todo:
                     return total
@@ -517,8 +667,12 @@ class Publisher:
             total.purged += applied.purged
             total.committed = total.committed or applied.committed
 
+    def store_plan(self, model: SiteModel, site_plan: SitePlan, articles: Mapping[str, Article]) -> Applied:
+        """Render, store and purge a plan made elsewhere (a local build's full re-render)."""
+        return self._store(model, site_plan, articles)
+
     @staticmethod
-    def _site_refs(model: SiteModel) -> set[PageRef]:
+    def site_refs(model: SiteModel) -> set[PageRef]:
         from edgepub.plan import SITE_PAGES
 
         refs = {*SITE_PAGES}
@@ -578,7 +732,9 @@ class Publisher:
         if article is None:
             return None
         notice = OUTDATED_NOTICE if self.settings.outdated_notice and entry.outdated else ""
-        page = self.renderer.article(article, similar=self.renderer.similar_of(entry, after), notice=notice)
+        page = self.renderer.article(
+            article, similar=self.renderer.similar_of(entry, after), notice=notice, assets=dict(entry.assets)
+        )
         return replace(page, source_version=entry.source_version)
 
     def _reload(self, entry: Entry) -> Article | None:
@@ -594,6 +750,14 @@ class Publisher:
         except InvalidSource as error:
             log.warning("cannot re-render %s: %s", entry.path, error.describe())
             return None
+
+
+def is_bundle_index(key: str) -> bool:
+    return posixpath.splitext(posixpath.basename(key))[0] == "index" and supported(key)
+
+
+def _relative(url: str) -> bool:
+    return bool(url) and ":" not in url.split("/")[0] and not url.startswith(("/", "#", "?", ".."))
 
 
 def rebuild_changes(model: SiteModel) -> dict[str, Entry | None]:

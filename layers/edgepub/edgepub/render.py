@@ -7,20 +7,25 @@ safe); it is never compiled as a template.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import mimetypes
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from datetime import UTC, date, datetime
 from typing import Protocol
 
 import jinja2
 from markupsafe import Markup
 
-from edgepub.article import Article, slugify
+from edgepub.article import Article
+from edgepub.errors import InvalidSource
 from edgepub.markdown import to_html
 from edgepub.pages import ATOM, HTML, TEXT, XML, Page
 from edgepub.plan import Layout, PageRef
 from edgepub.settings import Settings
 from edgepub.site import Entry, SiteModel, tag_slug
+from edgepub.siteconfig import MenuItem
+from edgepub.theme import DEFAULT_SPEC, SiteSpec, render_failure, rewrite_refs
+from edgepub.theme import environment as theme_environment
 
 
 class Linkable(Protocol):
@@ -32,40 +37,106 @@ class Linkable(Protocol):
 
 @dataclass(frozen=True)
 class SiteInfo:
+    """What templates see of the site (`site`): edgepub.toml over the deployment settings."""
+
     url: str
     title: str
     language: str = "en"
+    description: str = ""
+    locale: str = "en"
+    publisher_name: str = ""
+    publisher_logo: str = ""  # absolute URLs, or ""
+    favicon: str = ""
+    favicon_type: str = ""
+    share_image: str = ""
+    menu: tuple[MenuItem, ...] = ()
+    social: tuple[tuple[str, str], ...] = ()
+    twitter: str = ""
+    footer: str = ""
+    date_format: str = "%Y-%m-%d"
+    static: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, settings: Settings, spec: SiteSpec) -> SiteInfo:
+        config = spec.config
+        url = settings.site_url if "site_url" in settings.overrides or not config.base_url else config.base_url
+        title = settings.site_title if "site_title" in settings.overrides or not config.title else config.title
+
+        def absolute(value: str) -> str:
+            if not value or value.startswith(("http://", "https://")):
+                return value
+            path = spec.asset_path(value)
+            return url + path if path else ""
+
+        favicon = absolute(config.favicon)
+        return cls(
+            url=url,
+            title=title,
+            language=config.language,
+            description=config.description,
+            locale=config.og_locale,
+            publisher_name=config.publisher_name or title,
+            publisher_logo=absolute(config.publisher_logo),
+            favicon=favicon,
+            favicon_type=(mimetypes.guess_type(config.favicon)[0] or "") if favicon else "",
+            share_image=absolute(config.share_image),
+            menu=config.menu,
+            social=config.social,
+            twitter=config.twitter,
+            footer=config.footer,
+            date_format=config.date_format,
+            static=spec.static,
+        )
+
+    def asset(self, name: str) -> str:
+        """The absolute, fingerprinted URL of a file under theme/static/ (templates: `site.asset("css/site.css")`)."""
+        path = dict(self.static).get(name.lstrip("/"))
+        if path is None:
+            raise jinja2.UndefinedError(f"{name!r} is not a file under theme/static/")
+        return self.url + path
+
+    def date(self, value: object) -> str:
+        """A date or datetime (or ISO text) in the site's date format."""
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                return str(value)
+        if isinstance(value, (date, datetime)):
+            return value.strftime(self.date_format)
+        return ""
 
 
-@lru_cache(maxsize=1)
-def environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("edgepub", "templates"),
-        autoescape=jinja2.select_autoescape(["html", "xml", "txt"], default_for_string=True),
-        auto_reload=False,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["slug"] = slugify
-    return env
+def environment(spec: SiteSpec = DEFAULT_SPEC) -> jinja2.Environment:
+    """The (sandboxed) environment for the spec's templates; compiled once per process."""
+    return theme_environment(spec.templates)
 
 
 class Renderer:
-    def __init__(self, settings: Settings) -> None:
-        self.site = SiteInfo(url=settings.site_url, title=settings.site_title)
-        self.env = environment()
+    def __init__(self, settings: Settings, spec: SiteSpec = DEFAULT_SPEC) -> None:
+        self.spec = spec
+        self.site = SiteInfo.of(settings, spec)
+        self.env = environment(spec)
 
     def url(self, path: str) -> str:
         return self.site.url + path
 
-    def article(self, article: Article, similar: Sequence[Linkable] = (), notice: str = "") -> Page:
+    def article(
+        self,
+        article: Article,
+        similar: Sequence[Linkable] = (),
+        notice: str = "",
+        assets: Mapping[str, str] | None = None,
+    ) -> Page:
+        """The article's page; `assets` maps its page bundle's files (relative names) to their URL paths."""
+        body = to_html(article.body)
+        if assets:
+            body = rewrite_refs(body, {name: self.url(path) for name, path in assets.items()})
         html = self.env.get_template("article.html").render(
             site=self.site,
             a=article,
             url=self.url(article.path),
-            body_html=Markup(to_html(article.body)),  # noqa: S704 - sanitized by nh3 in to_html
+            body_html=Markup(body),  # noqa: S704 - sanitized by nh3 in to_html
             similar=similar,
             notice=notice,
         )
@@ -186,3 +257,54 @@ class Renderer:
         if entry is None:
             return []
         return [model.entries[s] for s in entry.similar if s in model.entries]
+
+
+_SAMPLE = b"""---
+title: "A sample article <with> 'quotes' & more"
+date: 2026-01-02T03:04:05Z
+summary: What every page kind shows of an article, to check a theme.
+tags: [sample, theme-check]
+owner: Sample Owner
+aliases: [/sample-old-path/]
+---
+# Heading
+
+Text with a [link](https://example.com/) and `code`.
+
+```python
+print("hello")
+```
+
+| a | b |
+|:--|--:|
+| 1 | 2 |
+
+- [x] done
+- [ ] to do
+"""
+
+
+def check_theme(settings: Settings, spec: SiteSpec) -> None:
+    """Render a sample site with the spec: every page kind once. Any error is an
+    InvalidSource naming the template file and line (or edgepub.toml)."""
+    from edgepub.plan import plan
+    from edgepub.publisher import entry_for
+    from edgepub.readers import read_article
+
+    article = read_article("content/theme-check.md", _SAMPLE)
+    try:
+        renderer = Renderer(settings, spec)
+        now = datetime(2026, 1, 3, tzinfo=UTC)
+        entry = entry_for(article, "1", "0" * 64, None, now, ())
+        layout = spec.config.layout()
+        site_plan = plan(SiteModel(), {entry.slug: entry}, layout)
+        for ref in sorted(site_plan.render):
+            if ref.kind == "article":
+                renderer.article(article, similar=[entry], notice="A notice.")
+            else:
+                renderer.site_page(ref, site_plan.after, layout)
+        renderer.not_found()
+    except InvalidSource:
+        raise
+    except Exception as error:
+        raise render_failure(error) from None

@@ -32,13 +32,27 @@ def aws_publisher(settings: Settings) -> Publisher:
     from edgepub.publisher import Publisher
 
     purger: Purger = SqsPurgeQueue(settings) if settings.purge_queue_url else aws_purger(settings)
-    return Publisher(
+    publisher = Publisher(
         settings,
         sources=S3SourceStore(settings),
         pages=S3PageStore(settings),
         purger=purger,
         index=aws_index(settings),
     )
+    if settings.publish_queue_url:
+        # a theme or config change renders every page again through the publish queue
+        publisher.fanout = lambda: fan_out(publisher, settings)
+    return publisher
+
+
+def fan_out(publisher: Publisher, settings: Settings) -> int:
+    """Queue every live source and the site's own pages for rendering again; the count queued."""
+    from edgepub import ops
+    from edgepub.aws import SqsPublishQueue
+
+    if not any(e.live for e in publisher.index.load().entries.values()):
+        return len(publisher.refresh_site_pages().written)
+    return ops.republish(publisher, SqsPublishQueue(settings), everything=True).queued
 
 
 def aws_index(settings: Settings) -> Any:

@@ -32,6 +32,8 @@ class CachePolicy:
     redirect: str = "public, max-age=3600, s-maxage=31536000, stale-if-error=86400"
     error: str = "public, max-age=60, s-maxage=600"
     static: str = "public, max-age=86400, s-maxage=31536000, stale-if-error=86400"
+    # theme files and page-bundle files: their URL names their content, so they never change
+    asset: str = "public, max-age=31536000, immutable"
 
     def for_kind(self, kind: str) -> str:
         value = getattr(self, kind, None)
@@ -106,6 +108,8 @@ class Settings:
     aws_endpoint_url: str = ""
     aws_region: str = "us-east-1"
     cache: CachePolicy = field(default_factory=CachePolicy)
+    # the names set in the environment (or on the command line): they win over edgepub.toml
+    overrides: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -113,7 +117,7 @@ class Settings:
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         for f in fields(cls):
-            if f.name == "cache":
+            if f.name in ("cache", "overrides"):
                 continue
             raw = env.get(_PREFIX + f.name.upper())
             if raw is None:
@@ -129,7 +133,7 @@ class Settings:
             for f in fields(CachePolicy)
             if f"{_PREFIX}CACHE_{f.name.upper()}" in env
         }
-        settings = cls(**values, cache=CachePolicy(**cache_values))
+        settings = cls(**values, cache=CachePolicy(**cache_values), overrides=frozenset(values))
         settings.check()
         return settings
 

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
-from itertools import combinations
+from itertools import combinations, islice
 from typing import Any
 
 from edgepub.article import slugify
@@ -56,6 +56,8 @@ class Entry:
     tag_pages: tuple[tuple[str, int], ...] = ()
     sitemap_shard: int = 0
     similar: tuple[str, ...] = ()
+    # the page bundle's files: (name relative to the source, fingerprinted URL path)
+    assets: tuple[tuple[str, str], ...] = ()
 
     @property
     def path(self) -> str:
@@ -116,6 +118,8 @@ class Entry:
                 continue
             if name == "tag_pages":
                 value = tuple((str(t), int(n)) for t, n in value)
+            elif name == "assets":
+                value = tuple((str(a), str(p)) for a, p in value)
             elif isinstance(value, list):
                 value = tuple(value)
             elif name in _INTEGERS:
@@ -127,8 +131,10 @@ class Entry:
 ENTRY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Entry))
 _KNOWN = frozenset(ENTRY_FIELDS)
 _INTEGERS = frozenset({"archive_page", "sitemap_shard", "review_interval_days"})
-_TUPLES = tuple(i for i, f in enumerate(fields(Entry)) if str(f.type).startswith("tuple") and f.name != "tag_pages")
+_PAIRS = frozenset({"tag_pages", "assets"})
+_TUPLES = tuple(i for i, f in enumerate(fields(Entry)) if str(f.type).startswith("tuple") and f.name not in _PAIRS)
 _TAG_PAGES = ENTRY_FIELDS.index("tag_pages")
+_ASSETS = ENTRY_FIELDS.index("assets")
 
 
 def entries_from_rows(names: list[str], rows: list[list[Any]]) -> dict[str, Entry]:
@@ -140,6 +146,7 @@ def entries_from_rows(names: list[str], rows: list[list[Any]]) -> dict[str, Entr
         for i in _TUPLES:
             row[i] = tuple(row[i])
         row[_TAG_PAGES] = tuple((t, n) for t, n in row[_TAG_PAGES])
+        row[_ASSETS] = tuple((a, p) for a, p in row[_ASSETS])
         entry = Entry(*row)
         entries[entry.slug] = entry
     return entries
@@ -195,6 +202,11 @@ class SiteModel:
 
     def counter(self, name: str) -> Counter:
         return self.counters.setdefault(name, Counter())
+
+    def last_page(self, listing: str) -> int:
+        """The last page of a listing ("all", "tag:<t>"); 0 when it has none. Reading it adds no counter."""
+        counter = self.counters.get(listing)
+        return counter.last_page if counter is not None else 0
 
     # -- derived lookups (built on first use; a model is not changed after planning) --
 
@@ -278,6 +290,12 @@ class SiteModel:
 
     def recent(self, n: int) -> list[Entry]:
         return self.live_entries[:n]
+
+    def feed_entries(self, n: int, tag: str = "") -> list[Entry]:
+        """The newest n live entries (with the tag) that search engines may index: what
+        feeds show. A `noindex` article is listed on the site but left out of feeds."""
+        entries = self.by_tag(tag) if tag else self.live_entries
+        return list(islice((e for e in entries if not e.noindex), n))
 
     def by_tag(self, tag: str) -> list[Entry]:
         """Live entries with the tag, newest first."""

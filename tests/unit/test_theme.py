@@ -1,0 +1,188 @@
+"""The user's site in a local build: edgepub.toml, sandboxed theme overrides, static
+files and page bundles (no server: folders in, folders out)."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from edgepub.errors import InvalidSource
+from edgepub.localbuild import build
+from edgepub.settings import Settings
+from edgepub.siteconfig import parse_config
+from edgepub.theme import SiteSpec, check_templates
+
+ARTICLE = """---
+title: {title}
+date: 2026-0{month}-01T00:00:00Z
+summary: About {title}.
+tags: [diagrams]
+---
+Some text.
+"""
+
+CONFIG = b"""
+title = "Field Notes"
+description = "Notes from the field."
+base_url = "https://notes.example.org"
+language = "en-GB"
+footer = "Copyright Field Notes Ltd."
+favicon = "favicon.svg"
+
+[publisher]
+name = "Field Notes Ltd."
+logo = "logo.png"
+
+[[menu]]
+name = "About"
+url = "/about/"
+
+[social]
+twitter = "fieldnotes"
+"""
+
+BASE = """<!doctype html>
+<html lang="{{ site.language }}"><head><meta charset="utf-8"><title>{% block title %}{{ site.title }}{% endblock %}</title>
+<link rel="stylesheet" href="{{ site.asset('css/site.css') }}"></head>
+<body><p class="custom-theme">Custom theme for {{ site.title }}</p><main>{% block main %}{% endblock %}</main></body></html>
+"""
+
+
+def png(width: int = 1, height: int = 1) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + b"\x00\x00\x00" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def site_folder(tmp_path: Path) -> Path:
+    src = tmp_path / "site"
+    (src / "content" / "diagrams").mkdir(parents=True)
+    (src / "theme" / "templates").mkdir(parents=True)
+    (src / "theme" / "static" / "css").mkdir(parents=True)
+    (src / "edgepub.toml").write_bytes(CONFIG)
+    (src / "theme" / "templates" / "base.html").write_text(BASE)
+    (src / "theme" / "static" / "css" / "site.css").write_text("body{color:#111}\n")
+    (src / "theme" / "static" / "favicon.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    (src / "theme" / "static" / "logo.png").write_bytes(png(2, 2))
+    (src / "content" / "plain.md").write_text(ARTICLE.format(title="Plain", month=1))
+    bundle = ARTICLE.format(title="Diagrams", month=2) + "\n![The diagram](diagram.png)\n"
+    (src / "content" / "diagrams" / "index.md").write_text(bundle)
+    (src / "content" / "diagrams" / "diagram.png").write_bytes(png(3, 2))
+    return src
+
+
+def test_a_site_folder_builds_with_its_config_theme_and_bundle(tmp_path):
+    src, out = site_folder(tmp_path), tmp_path / "out"
+    report = build(src, out, Settings(), workers=1)
+    assert not report.rejected, [o.reason for o in report.rejected]
+    article = (out / "diagrams" / "index.html").read_text()
+    assert "Custom theme for Field Notes" in article  # the overridden base.html, the configured title
+    assert 'lang="en-GB"' in article
+    css = list((out / "static" / "css").glob("site.*.css"))
+    assert len(css) == 1 and css[0].read_text() == "body{color:#111}\n"
+    assert f'href="https://notes.example.org/static/css/{css[0].name}"' in article
+    # the bundle's image: published under the article at a fingerprinted name, the page pointing at it
+    images = list((out / "diagrams").glob("diagram.*.png"))
+    assert len(images) == 1 and images[0].read_bytes() == png(3, 2)
+    assert f'src="https://notes.example.org/diagrams/{images[0].name}"' in article
+    assert 'src="diagram.png"' not in article
+    home = (out / "index.html").read_text()
+    assert "Field Notes" in home and "Published with edgepub" not in home
+
+
+def test_the_url_from_the_environment_wins_over_the_file(tmp_path):
+    src, out = site_folder(tmp_path), tmp_path / "out"
+    settings = Settings(site_url="http://127.0.0.1:8000", overrides=frozenset({"site_url"}))
+    build(src, out, settings, workers=1)
+    assert "http://127.0.0.1:8000/diagrams/" in (out / "index.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("template", "line", "why"),
+    [
+        ("{{ ''.__class__.__mro__[1].__subclasses__() }}", 1, "reaches Python internals"),
+        ("ok\n{{ site.__init__.__globals__ }}", 2, "reaches Python internals"),
+        ("{{ cycler['__init__'] }}", 1, "reaches Python internals"),
+        ("{% for x in y %}\n{{ x }", 2, "unexpected"),
+        ("{{ 'a' * 100000000 }}", 1, "not allowed"),
+        ("{{ 2 ** 100000 }}", 1, "not allowed"),
+        ("{{ nothing.here }}", 1, "pages do not have"),
+        ("{{ range(100000000) | list | length }}", 1, "Range too big"),
+    ],
+)
+def test_a_theme_that_reaches_for_internals_or_breaks_is_rejected_and_the_last_good_one_kept(
+    tmp_path, template, line, why
+):
+    src, out = site_folder(tmp_path), tmp_path / "out"
+    build(src, out, Settings(), workers=1)
+    before = (out / "diagrams" / "index.html").read_bytes()
+    (src / "theme" / "templates" / "base.html").write_text(template)
+    (src / "content" / "plain.md").write_text(ARTICLE.format(title="Plain, edited", month=1))
+    report = build(src, out, Settings(), workers=1)
+    [rejected] = report.rejected
+    assert rejected.source_key == "theme/templates/base.html"
+    assert why in rejected.reason and f"line {line}" in rejected.reason
+    # the site keeps its last good theme: the edited article is published with it
+    assert "Custom theme for Field Notes" in (out / "plain" / "index.html").read_text()
+    assert "Plain, edited" in (out / "plain" / "index.html").read_text()
+    assert (out / "diagrams" / "index.html").read_bytes() != before  # its similar post was renamed...
+    assert "Custom theme for Field Notes" in (out / "diagrams" / "index.html").read_text()  # ...same theme
+    report_file = out / ".edgepub" / "rejected" / "theme" / "templates" / "base.html.json"
+    assert report_file.is_file()
+
+
+def test_a_theme_change_rewrites_only_the_pages_whose_bytes_change(tmp_path):
+    src, out = site_folder(tmp_path), tmp_path / "out"
+    (src / "theme" / "templates" / "base.html").unlink()
+    build(src, out, Settings(), workers=1)
+    (src / "theme" / "templates" / "article.html").write_text(
+        '{% extends "builtin/article.html" %}{% block title %}Read: {{ a.title }}{% endblock %}'
+    )
+    report = build(src, out, Settings(), workers=1)
+    written = {p.path for p in report.applied.written}
+    assert written == {"/plain/", "/diagrams/"}, written
+    assert "<title>Read: Plain</title>" in (out / "plain" / "index.html").read_text()
+    again = build(src, out, Settings(), workers=1)
+    assert again.pages_written == 0
+
+
+def test_a_bundle_that_references_a_missing_file_is_rejected_naming_it(tmp_path):
+    src, out = site_folder(tmp_path), tmp_path / "out"
+    (src / "content" / "diagrams" / "diagram.png").unlink()
+    report = build(src, out, Settings(), workers=1)
+    [rejected] = report.rejected
+    assert rejected.source_key == "content/diagrams/index.md"
+    assert "references diagram.png, which is not in content/diagrams/" in rejected.reason
+    assert not (out / "diagrams").exists()
+
+
+def test_a_published_asset_is_kept_while_the_live_page_references_it(tmp_path):
+    src, out = site_folder(tmp_path), tmp_path / "out"
+    build(src, out, Settings(), workers=1)
+    [image] = list((out / "diagrams").glob("diagram.*.png"))
+    (src / "content" / "diagrams" / "diagram.png").unlink()
+    report = build(src, out, Settings(), workers=1)
+    assert report.rejected  # the article now points at nothing: reported, and its live page kept
+    assert image.is_file() and image.name in (out / "diagrams" / "index.html").read_text()
+
+
+def test_config_errors_name_the_key_and_line():
+    with pytest.raises(InvalidSource, match=r"edgepub.toml: file \(line 2, column \d+\): is not valid TOML"):
+        parse_config(b'title = "x"\ntitle = = 2\n')
+    with pytest.raises(InvalidSource) as caught:
+        parse_config(b'colour = "red"\nlanguage = "not a language"\n[pages]\npage_size = 0\n')
+    fields = {p.field for p in caught.value.problems}
+    assert fields == {"colour", "language", "pages.page_size"}
+
+
+def test_a_template_compiles_in_the_sandbox_or_is_refused_with_its_line():
+    check_templates(SiteSpec(templates=(("base.html", "{{ site.title }}"),)))
+    with pytest.raises(InvalidSource) as caught:
+        check_templates(SiteSpec(templates=(("tag.html", "a\nb\n{{ x.__class__ }}"),)))
+    assert caught.value.source == "theme/templates/tag.html" and caught.value.problems[0].line == 3
