@@ -8,7 +8,6 @@ import zlib
 from pathlib import Path
 
 import pytest
-
 from edgepub.errors import InvalidSource
 from edgepub.localbuild import build
 from edgepub.settings import Settings
@@ -45,9 +44,11 @@ twitter = "fieldnotes"
 """
 
 BASE = """<!doctype html>
-<html lang="{{ site.language }}"><head><meta charset="utf-8"><title>{% block title %}{{ site.title }}{% endblock %}</title>
+<html lang="{{ site.language }}"><head><meta charset="utf-8">
+<title>{% block title %}{{ site.title }}{% endblock %}</title>
 <link rel="stylesheet" href="{{ site.asset('css/site.css') }}"></head>
-<body><p class="custom-theme">Custom theme for {{ site.title }}</p><main>{% block main %}{% endblock %}</main></body></html>
+<body><p class="custom-theme">Custom theme for {{ site.title }}</p>
+<main>{% block main %}{% endblock %}</main></body></html>
 """
 
 

@@ -210,8 +210,8 @@ def publish_all(
     in `publisher.workers` processes when there are many.
 
     `bundle(key)` says what a source's page bundle holds (names, sizes, times): part of
-    what decides whether the source changed. With `everything` (the theme or config changed) every page is rendered again;
-    only those whose bytes differ are stored.
+    what decides whether the source changed. With `everything` (the theme or config
+    changed) every page is rendered again; only those whose bytes differ are stored.
 
     A caller writing to a shared index (the table) holds `publisher.lease()` around it.
     """
