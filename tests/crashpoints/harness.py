@@ -104,7 +104,8 @@ class RecordingPages(S3PageStore):
 
     def put(self, page: Any) -> str:
         version = super().put(page)
-        self.world.events.append(("write", page.path))
+        # a theme or bundle file: a new URL for new bytes, so nothing to purge
+        self.world.events.append(("asset" if page.kind == "asset" else "write", page.path))
         return version
 
     def delete(self, key: str) -> None:
@@ -223,6 +224,11 @@ class World:
             self.s3.put_object(Bucket=self.settings.sources_bucket, Key=key, Body=data)
         return key
 
+    def upload_site_file(self, key: str, data: bytes) -> None:
+        """An editor's upload of edgepub.toml or a theme file (at the bucket's root)."""
+        with self.quiet():
+            self.s3.put_object(Bucket=self.settings.sources_bucket, Key=key, Body=data)
+
     def remove(self, name: str) -> str:
         key = f"content/{name}"
         with self.quiet():
@@ -268,8 +274,9 @@ class World:
                 for key in keys:
                     obj = self.s3.get_object(Bucket=self.settings.site_bucket, Key=key)
                     pages[key] = obj["Body"].read()
-                    if obj.get("Metadata", {}).get("content-hash"):
-                        ours.append(key)
+                    metadata = obj.get("Metadata", {})
+                    if metadata.get("content-hash") and metadata.get("page-kind") != "asset":
+                        ours.append(key)  # an asset is kept for good: not an orphan when no page names it
                 if not token:
                     break
             meta = self.dynamodb.Table(self.settings.articles_table).get_item(Key={"pk": "site", "sk": "meta"})
@@ -278,6 +285,9 @@ class World:
             meta_left = sorted(k for k in ("journal", "journal_ops", "journal_parts") if k in item)
             if "lease_owner" in item and int(item.get("lease_expires", 0)) >= self.epoch:
                 meta_left.append("lease held")  # a dead writer's expired lease is as good as none
+            from edgepub.theme import load_spec
+
+            spec = load_spec(DynamoIndex(self.dynamodb.Table(self.settings.articles_table))).to_json()
             records = {}
             for item in self.dynamodb.Table(self.settings.articles_table).scan()["Items"]:
                 if str(item["pk"]).startswith("src#"):
@@ -293,6 +303,7 @@ class World:
             "ours": ours,
             "records": records,
             "meta_left": meta_left,
+            "spec": spec,  # the site's config and theme in use, and whether every page was rendered with it
         }
 
     def unpurged(self) -> list[str]:
@@ -302,7 +313,7 @@ class World:
         for i, (kind, what) in enumerate(self.events):
             if kind in ("write", "delete"):
                 last_change[self.publisher.renderer.url(what)] = i
-            else:
+            elif kind == "purge":
                 for url in what:
                     last_purge[url] = i
         return sorted(url for url, i in last_change.items() if last_purge.get(url, -1) < i)

@@ -110,6 +110,41 @@ def drain(world: World) -> None:
     world.drain()
 
 
+class ThemeChange:
+    """An editor uploads a new edgepub.toml, a template override and a stylesheet; the
+    notification of the last reaches the publish function, which checks the theme,
+    stores the stylesheet and fans the re-render out through the publish queue."""
+
+    __name__ = "theme change"
+
+    def prepare(self, world: World) -> None:
+        world.upload_site_file("edgepub.toml", b'title = "Renamed"\nfooter = "Field notes."\n')
+        world.upload_site_file(
+            "theme/templates/article.html",
+            b'{% extends "builtin/article.html" %}{% block title %}Read: {{ a.title }}{% endblock %}',
+        )
+        world.upload_site_file("theme/static/site.css", b"body{color:#222}")
+
+    def __call__(self, world: World) -> None:
+        from edgepub.s3events import SourceChange
+        from edgepub.service import fan_out
+
+        publisher = world.publisher
+        publisher.fanout = lambda: fan_out(publisher, SqsPublishQueue(world.settings, sqs=world.sqs))
+        publisher.apply(SourceChange(world.settings.sources_bucket, "theme/static/site.css", "ObjectCreated:Put"))
+
+
+class BundleSync(Sync):
+    """A page bundle: its image is uploaded, then its index.md, whose notification is delivered."""
+
+    def prepare(self, world: World) -> None:
+        world.upload("d/diagram.png", PNG)
+        super().prepare(world)
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32  # bytes enough: the file is stored, not decoded
+
+
 def with_schedule(world: World) -> None:
     base(world)
     world.publisher.sync(
@@ -168,6 +203,8 @@ SCENARIOS = [
     Scenario("republish everything through the publish queue", base, [republish_everything, drain]),
     Scenario("reconcile a lost notification", with_a_lost_notification, [reconcile, drain]),
     Scenario("drift repair", with_drift, [drift]),
+    Scenario("theme change fanned out through the publish queue", base, [ThemeChange(), drain]),
+    Scenario("page bundle with an image", base, [BundleSync("d/index.md", NEW_D + b"\n![Diagram](diagram.png)\n")]),
     Scenario("slug handover, delete first", base, [sync("a.md", None), sync("z.md", B_TAKES_A)]),
     Scenario("slug handover, upload first", base, [sync("z.md", B_TAKES_A), sync("a.md", None)]),
     Scenario(

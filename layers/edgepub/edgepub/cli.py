@@ -200,6 +200,30 @@ def _check_files(files: list[tuple[Path, str]], settings: Settings) -> list[dict
     return results
 
 
+def _check_site(folder: Path, settings: Settings) -> dict[str, Any]:
+    """A site folder's edgepub.toml and theme/, checked as the publish function checks them."""
+    from edgepub.local import FolderSourceStore
+    from edgepub.render import check_theme
+    from edgepub.theme import check_templates, read_site
+
+    store = FolderSourceStore(folder, folder / ".edgepub" / "rejected", prefix=settings.source_prefix, site=True)
+    try:
+        files = read_site(store)
+        check_templates(files.spec)
+        check_theme(settings, files.spec)
+    except InvalidSource as error:
+        return {"file": str(folder / error.source), "ok": False, **error.as_dict()}
+    names = ["edgepub.toml"] if files.spec.config_text else []
+    names += [f"{len(files.spec.templates)} templates", f"{len(files.spec.static)} static files"]
+    return {
+        "file": str(folder),
+        "ok": True,
+        "path": "site config and theme: " + ", ".join(names),
+        "state": "published",
+        "warnings": [],
+    }
+
+
 def _problem_lines(result: dict[str, Any]) -> list[str]:
     return [
         f"invalid  {result['file']}: {p['field']}"
@@ -221,6 +245,7 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     """
     settings = Settings.from_env()
     results = _check_files(_source_files(paths), settings)
+    results += [_check_site(path, settings) for path in paths if path.is_dir() and (path / "content").is_dir()]
     bad = [r for r in results if not r["ok"]]
     lines = []
     for r in results:
@@ -255,7 +280,8 @@ def build(src: Path, out: Path, site_url: str | None, as_json: bool) -> None:
     if as_json:
         report = run_build(src, out, settings)
     else:
-        total = sum(1 for p in src.rglob("*") if p.is_file() and supported(p.name))
+        content = src / "content" if (src / "content").is_dir() else src
+        total = sum(1 for p in content.rglob("*") if p.is_file() and supported(p.name))
         with click.progressbar(length=total, label="reading sources", file=sys.stderr) as bar:
             report = run_build(src, out, settings, progress=lambda key: bar.update(1))
     summary = {
@@ -268,6 +294,7 @@ def build(src: Path, out: Path, site_url: str | None, as_json: bool) -> None:
         "pages_written": report.pages_written,
         "pages_deleted": report.pages_deleted,
         "urls_to_purge": report.urls_purged,
+        "site_config_and_theme": report.site.action if report.site else "none (content only)",
         "errors": [o.reason for o in report.rejected],
     }
     text = "\n".join(
@@ -283,6 +310,8 @@ def _source_files(paths: tuple[Path, ...]) -> list[tuple[Path, str]]:
     """(file, key) for each supported file: a folder's files keep their path below it under content/."""
     found: list[tuple[Path, str]] = []
     for path in paths:
+        if path.is_dir() and (path / "content").is_dir():
+            path = path / "content"  # a folder laid out like the bucket: its articles are under content/
         if path.is_dir():
             found += [
                 (f, f.relative_to(path).as_posix())

@@ -34,6 +34,7 @@ class BuildReport:
     applied: Applied = field(default_factory=Applied)
     sources: int = 0
     hashes: dict[str, str] = field(default_factory=dict)  # source key -> sha256 of the bytes built
+    site: Outcome | None = None  # what became of edgepub.toml and theme/ (a folder laid out like the bucket)
 
     def count(self, action: str) -> int:
         return sum(1 for o in self.outcomes if o.action == action)
@@ -155,7 +156,8 @@ def build(
             everything=theme is not None and theme.action == "published",
             bundle=bundle,
         )
-        if theme is not None:
+        report.site = theme
+        if theme is not None and theme.action == "rejected":
             report.outcomes.insert(0, theme)
         for key, digest in report.hashes.items():
             stamps.record(key, file_of(key), digest)

@@ -21,6 +21,7 @@ from edgepub.urls import expand
 # never renders (publisher: jinja2, yaml, cmarkgfm, nh3). tests/unit/test_cold_start.py
 if TYPE_CHECKING:
     from edgepub.cloudflare import CloudflarePurger
+    from edgepub.ports import PublishQueue
     from edgepub.publisher import Outcome, Publisher
 
 
@@ -41,18 +42,19 @@ def aws_publisher(settings: Settings) -> Publisher:
     )
     if settings.publish_queue_url:
         # a theme or config change renders every page again through the publish queue
-        publisher.fanout = lambda: fan_out(publisher, settings)
+        from edgepub.aws import SqsPublishQueue
+
+        publisher.fanout = lambda: fan_out(publisher, SqsPublishQueue(settings))
     return publisher
 
 
-def fan_out(publisher: Publisher, settings: Settings) -> int:
+def fan_out(publisher: Publisher, queue: PublishQueue) -> int:
     """Queue every live source and the site's own pages for rendering again; the count queued."""
     from edgepub import ops
-    from edgepub.aws import SqsPublishQueue
 
     if not any(e.live for e in publisher.index.load().entries.values()):
         return len(publisher.refresh_site_pages().written)
-    return ops.republish(publisher, SqsPublishQueue(settings), everything=True).queued
+    return ops.republish(publisher, queue, everything=True).queued
 
 
 def aws_index(settings: Settings) -> Any:

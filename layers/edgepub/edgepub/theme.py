@@ -275,15 +275,18 @@ def _attributes(tree: jinja2.nodes.Node) -> Iterator[tuple[jinja2.nodes.Node, st
                 yield node, arg.value
 
 
-def render_failure(error: BaseException) -> InvalidSource:
-    """An error raised while rendering, as an InvalidSource naming the template and line
-    (the innermost frame that is a theme file), or the config when no template is to blame."""
+def render_failure(error: BaseException) -> InvalidSource | None:
+    """An error raised while rendering, as an InvalidSource naming the theme file and
+    line it came from (the innermost frame that is a theme file); None when no theme
+    file is to blame (edgepub's own templates and code: a bug to raise, not to report)."""
     import traceback
 
-    where, line = CONFIG_KEY, 0
+    where, line = "", 0
     for frame in traceback.extract_tb(error.__traceback__):
         if frame.filename.startswith(TEMPLATES_PREFIX):
             where, line = frame.filename, frame.lineno or 0
+    if not where:
+        return None
     if isinstance(error, SecurityError):
         message = f"is not allowed: {error}"
     elif isinstance(error, jinja2.UndefinedError):
