@@ -88,3 +88,37 @@ def test_a_page_bundle_publishes_its_image_once_with_immutable_caching(stack):
     assert f'src="{URL}/{asset}"' in page(stack, "diagrams/index.html")
     purged = {u for p in stack.cloudflare.state.purges for u in p.items}
     assert f"{URL}/diagrams/" in purged and f"{URL}/{asset}" not in purged  # a new URL: nothing to purge
+
+
+def test_theme_push_checks_first_then_uploads_and_follows_the_rerender(stack, tmp_path):
+    from click.testing import CliRunner
+    from edgepub.cli import cli
+
+    upload(stack, "content/first.md", ARTICLE.format(title="First", day=1).encode())
+    stack.run_until_idle()
+    folder = tmp_path / "site"
+    (folder / "theme" / "templates").mkdir(parents=True)
+    (folder / "theme" / "static").mkdir(parents=True)
+    (folder / "edgepub.toml").write_text('title = "Pushed Notes"\n')
+    (folder / "theme" / "static" / "site.css").write_text("body{color:#222}")
+    (folder / "theme" / "templates" / "article.html").write_text("{{ a.__class__ }}")
+    env, runner = stack.settings_env(), CliRunner()
+
+    refused = runner.invoke(cli, ["theme", "push", str(folder)], env=env)
+    assert refused.exit_code == 2 and "theme/templates/article.html" in refused.output
+    listed = stack.s3.list_objects_v2(Bucket=stack.sources_bucket, Prefix="theme/").get("Contents", [])
+    assert listed == []  # nothing uploaded
+
+    (folder / "theme" / "templates" / "article.html").write_bytes(OVERRIDE)
+    stack.start_polling()
+    try:
+        pushed = runner.invoke(cli, ["theme", "push", str(folder), "--json"], env=env)
+    finally:
+        stack.stop_polling()
+    assert pushed.exit_code == 0, pushed.output
+    out = pushed.output  # the functions' log lines (polled in this process) come first
+    result, _ = json.JSONDecoder().raw_decode(out[out.rindex("{", 0, out.rindex('"uploaded"')) :])
+    assert result["uploaded"][-1] == "edgepub.toml"  # last: its event then finds the whole theme
+    stack.run_until_idle()
+    html = page(stack, "first/index.html")
+    assert "<title>Read: First</title>" in html and "Pushed Notes" in page(stack, "index.html")

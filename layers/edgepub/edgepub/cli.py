@@ -214,6 +214,7 @@ def _check_site(folder: Path, settings: Settings) -> dict[str, Any]:
     except InvalidSource as error:
         return {"file": str(folder / error.source), "ok": False, **error.as_dict()}
     names = ["edgepub.toml"] if files.spec.config_text else []
+    digest = files.spec.digest
     names += [f"{len(files.spec.templates)} templates", f"{len(files.spec.static)} static files"]
     return {
         "file": str(folder),
@@ -221,6 +222,7 @@ def _check_site(folder: Path, settings: Settings) -> dict[str, Any]:
         "path": "site config and theme: " + ", ".join(names),
         "state": "published",
         "warnings": [],
+        "digest": digest,
     }
 
 
@@ -711,6 +713,85 @@ def _wait_for_queue(ctx: click.Context, queued: int, quiet: bool) -> None:
             if left == 0:
                 break
             time.sleep(0.5)
+
+
+@cli.group()
+def theme() -> None:
+    """The site's edgepub.toml and theme/ in the sources bucket."""
+
+
+@theme.command("push")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check and list what would change; upload nothing.")
+@click.option("--no-wait", is_flag=True, help="Upload and return; do not follow the re-render.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def theme_push(ctx: click.Context, folder: Path, dry_run: bool, no_wait: bool, as_json: bool) -> None:
+    """Check FOLDER's edgepub.toml and theme/ as the publish function will, make the bucket's
+    match them (static files first, templates next, edgepub.toml last; files gone from
+    FOLDER are deleted), then follow the re-render through the publish queue.
+
+    Exits 2, uploading nothing, if the theme is invalid."""
+    import time
+
+    from edgepub.aws import client
+    from edgepub.local import FolderSourceStore
+    from edgepub.theme import STATIC_PREFIX, THEME_PREFIX, load_spec
+
+    settings = Settings.from_env()
+    checked = _check_site(folder, settings)
+    if not checked["ok"]:
+        for line in _problem_lines(checked):
+            click.echo(line, err=True)
+        sys.exit(InvalidSource.exit_code)
+    store = FolderSourceStore(folder, folder / ".edgepub" / "rejected", prefix=settings.source_prefix, site=True)
+    local = store.list_keys(THEME_PREFIX) + (["edgepub.toml"] if (folder / "edgepub.toml").is_file() else [])
+    order = {STATIC_PREFIX: 0, THEME_PREFIX: 1}
+    # static files first (templates name them), edgepub.toml last
+    local.sort(
+        key=lambda k: (
+            2 if k == "edgepub.toml" else order[STATIC_PREFIX if k.startswith(STATIC_PREFIX) else THEME_PREFIX],
+            k,
+        )
+    )
+    with _in_target(ctx) as target:
+        s3 = client("s3", target)
+        remote = [
+            o["Key"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=target.sources_bucket, Prefix=THEME_PREFIX)
+            for o in page.get("Contents", [])
+        ]
+        found = s3.list_objects_v2(Bucket=target.sources_bucket, Prefix="edgepub.toml").get("Contents", [])
+        remote += [o["Key"] for o in found if o["Key"] == "edgepub.toml"]
+        gone = sorted(set(remote) - set(local))
+        if dry_run:
+            lines = [f"would upload {k}" for k in local] + [f"would delete {k}" for k in gone]
+            _emit(as_json, {"dry_run": True, "upload": local, "delete": gone}, "\n".join(lines) or "nothing to do")
+            return
+        for key in local:
+            s3.put_object(Bucket=target.sources_bucket, Key=key, Body=(folder / key).read_bytes())
+        for key in gone:
+            s3.delete_object(Bucket=target.sources_bucket, Key=key)
+        result = {"uploaded": local, "deleted": gone, "digest": checked["digest"]}
+        if not no_wait:
+            from edgepub.service import aws_index
+
+            index = aws_index(target)
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline:  # the publish function makes it the site's, then fans out
+                spec = load_spec(index)
+                if spec.digest == checked["digest"] and spec.fanned_out:
+                    break
+                time.sleep(0.5)
+            else:
+                from edgepub.errors import TransientError
+
+                raise TransientError("the publish function has not taken the theme in 10 minutes: see its log")
+            from edgepub.aws import SqsPublishQueue
+
+            _wait_for_queue(ctx, max(1, SqsPublishQueue(target).depth()), as_json)
+    verb = "pushed" if no_wait else "pushed and rendered with"
+    _emit(as_json, result, f"{verb} {len(local)} files ({len(gone)} deleted): {checked['path']}")
 
 
 @cli.command()
