@@ -23,6 +23,7 @@ def test_every_event_file_is_covered_here():
         "publish-s3-put.json",
         "publish-s3-delete.json",
         "publish-s3-testevent.json",
+        "publish-s3-theme.json",
         "purge-sqs.json",
         "scheduler-transitions.json",
         "scheduler-freshness-dry-run.json",
@@ -58,6 +59,22 @@ def test_publish_events_put_then_delete(stack, samples):
     assert stack.invoke("PublishFunction", load("publish-s3-delete.json")) == {"batchItemFailures": []}
     keys = {o["Key"] for o in stack.s3.list_objects_v2(Bucket=stack.site_bucket)["Contents"]}
     assert "purge-only-what-changed/index.html" not in keys and "index.html" in keys
+
+
+def test_a_theme_event_renders_the_site_again_with_the_override(stack):
+    stack.run_until_idle()
+    stack.s3.put_object(Bucket=stack.sources_bucket, Key="content/a.md", Body=b"---\ntitle: A\n---\nBody.\n")
+    stack.run_until_idle()
+    stack.s3.put_bucket_notification_configuration(Bucket=stack.sources_bucket, NotificationConfiguration={})
+    stack.s3.put_object(
+        Bucket=stack.sources_bucket,
+        Key="theme/templates/article.html",
+        Body=b'{% extends "builtin/article.html" %}{% block title %}Read: {{ a.title }}{% endblock %}',
+    )
+    assert stack.invoke("PublishFunction", load("publish-s3-theme.json")) == {"batchItemFailures": []}
+    stack.run_until_idle()  # the fan-out: the article and the site's own pages, through the publish queue
+    page = stack.s3.get_object(Bucket=stack.site_bucket, Key="a/index.html")["Body"].read()
+    assert b"<title>Read: A</title>" in page
 
 
 def test_purge_event_purges_its_urls(stack):
