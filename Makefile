@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo test lint format build bench clean
+.PHONY: help venv demo test lint format build bench clean check-pages
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -59,3 +59,20 @@ bench: $(STAMP) build ## measure edgepub beside Hugo (after sam build, for the l
 
 clean: ## remove the virtualenv, build output and local state
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .edgepub .pytest_cache .mypy_cache .ruff_cache
+
+# The page-quality gate (issue 13, tests/pages/check_pages.py). Debian's Chromium and a
+# Java runtime, installed here if missing (needs root or sudo); the Nu HTML Checker,
+# axe-core, playwright-core and Lighthouse from tests/pages/package-lock.json (npm ci,
+# no install scripts: nothing downloads a browser or a JDK). PAGES_ARGS=--write-docs
+# also writes the Lighthouse scores into docs/benchmarks.md; --no-lighthouse skips it.
+PAGES := tests/pages
+$(PAGES)/node_modules/.installed: $(PAGES)/package.json $(PAGES)/package-lock.json
+	cd $(PAGES) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+check-pages: $(STAMP) $(PAGES)/node_modules/.installed ## page-quality gate: Nu HTML Checker on every built page, axe-core in Chromium on every page kind; prints Lighthouse scores
+	@missing=""; [ -x /usr/bin/chromium ] || missing=" chromium"; \
+	  command -v java >/dev/null || missing="$$missing default-jre-headless"; \
+	  [ -z "$$missing" ] || { echo "installing from Debian:$$missing"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
+	$(BIN)/python -m tests.pages.check_pages $(PAGES_ARGS)
