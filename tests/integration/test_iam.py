@@ -79,7 +79,7 @@ def put(stack: EmbeddedStack, name: str, body: bytes) -> None:
 
 
 PAGE_WRITE = (
-    "Action: [s3:PutObject, s3:DeleteObject]\n"
+    "Action: [s3:PutObject, s3:DeleteObject, s3:GetObject]\n"
     '                Resource: !Sub "arn:${AWS::Partition}:s3:::${SiteBucket}/*"'
 )
 

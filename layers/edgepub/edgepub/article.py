@@ -37,6 +37,8 @@ class Image:
     caption: str = ""
     alt: str = ""
     source: str = ""
+    width: int | None = None  # pixels, when the source gives them: the page reserves the space
+    height: int | None = None
 
 
 @dataclass(frozen=True)
@@ -497,12 +499,17 @@ def build_article(
             c.add(f"{where}.url", f"{_shown(url)} is not an http(s) URL")
             continue
         caption = c.text(img, "caption", limit=500)
+        sizes = {f"{where}.{n}": img.get(n) for n in ("width", "height")}
+        width = c.integer(sizes, f"{where}.width", minimum=1, maximum=20000)
+        height = c.integer(sizes, f"{where}.height", minimum=1, maximum=20000)
         images.append(
             Image(
                 url=url,
                 caption=caption,
                 alt=c.text(img, "alt", limit=500) or caption,
                 source=c.text(img, "source", limit=200),
+                width=width if width and height else None,
+                height=height if width and height else None,
             )
         )
 

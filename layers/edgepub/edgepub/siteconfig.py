@@ -71,9 +71,32 @@ class SiteConfig:
         if self.locale:
             return self.locale
         parts = self.language.replace("_", "-").split("-")
-        return f"{parts[0].lower()}_{parts[1].upper()}" if len(parts) > 1 else parts[0].lower()
+        if len(parts) > 1 and len(parts[1]) == 2:
+            return f"{parts[0].lower()}_{parts[1].upper()}"
+        # Open Graph wants language_TERRITORY: a bare language gets its usual territory
+        language = parts[0].lower()
+        return _TERRITORY.get(language, f"{language}_{language.upper()}")
 
 
+_TERRITORY = {
+    "en": "en_US",
+    "ja": "ja_JP",
+    "zh": "zh_CN",
+    "ko": "ko_KR",
+    "sv": "sv_SE",
+    "da": "da_DK",
+    "nb": "nb_NO",
+    "cs": "cs_CZ",
+    "el": "el_GR",
+    "he": "he_IL",
+    "uk": "uk_UA",
+    "vi": "vi_VN",
+    "ar": "ar_AR",
+    "hi": "hi_IN",
+    "fa": "fa_IR",
+    "sl": "sl_SI",
+    "et": "et_EE",
+}
 _SIZES = ("page_size", "home_size", "tag_front_size", "feed_size", "similar_count")
 _STRINGS = ("title", "description", "base_url", "language", "locale", "favicon", "share_image", "date_format", "footer")
 
