@@ -36,6 +36,7 @@ def test_every_event_file_is_covered_here():
         "ops-rollback.json",
         "ops-purge.json",
         "ops-reconcile-dry-run.json",
+        "ops-relayout-dry-run.json",
         "ops-dlq-list.json",
     }
     assert {p.name for p in EVENTS.glob("*.json")} == covered
@@ -114,6 +115,8 @@ def test_ops_events(stack, samples):
     ]
     assert stack.invoke("OpsFunction", load("ops-unpublish-dry-run.json"))["dry_run"] is True
     assert stack.invoke("OpsFunction", load("ops-reconcile-dry-run.json"))["missing_from_index"] == []
+    relayout = stack.invoke("OpsFunction", load("ops-relayout-dry-run.json"))
+    assert relayout["dry_run"] is True and relayout["moved"] == 0  # one article: already in date order
     assert stack.invoke("OpsFunction", load("ops-dlq-list.json")) == {"queue": "publish", "messages": []}
     # nothing to roll back to yet: the error comes back as data, with its exit code
     refused = stack.invoke("OpsFunction", load("ops-rollback.json"))

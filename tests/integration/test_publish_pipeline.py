@@ -18,13 +18,15 @@ URL = "https://www.example.com"
 FIRST_SITE = {
     "hello/index.html",
     "index.html",
-    "page/1/index.html",
+    "page/1/index.html",  # a redirect to the home page, which shows the same list
     "tags/index.html",
     "tags/cdn/index.html",
-    "tags/cdn/page/1/index.html",
+    "tags/cdn/page/1/index.html",  # likewise, to the tag page
+    "tags/cdn/feed.xml",
     "feed.xml",
     "sitemap.xml",
     "sitemaps/1.xml",
+    "sitemaps/pages.xml",
     "robots.txt",
     "404.html",
 }
@@ -97,8 +99,14 @@ def test_delete_unpublishes_and_purges(stack):
     stack.s3.delete_object(Bucket=stack.sources_bucket, Key="content/hello.md")
     stack.run_until_idle()
 
-    # the article, its tag's pages and the now empty sitemap shard go; the site pages stay, without it
-    gone = {"hello/index.html", "tags/cdn/index.html", "tags/cdn/page/1/index.html", "sitemaps/1.xml"}
+    # the article, its tag's pages and feed and the now empty sitemap shard go; the site pages stay, without it
+    gone = {
+        "hello/index.html",
+        "tags/cdn/index.html",
+        "tags/cdn/page/1/index.html",
+        "tags/cdn/feed.xml",
+        "sitemaps/1.xml",
+    }
     assert site_keys(stack) == sorted(FIRST_SITE - gone)
     home = stack.s3.get_object(Bucket=stack.site_bucket, Key="index.html")["Body"].read()
     assert b"Hello edge" not in home

@@ -68,15 +68,18 @@ def test_sitemaps_follow_the_protocol_and_list_every_indexed_article(big):
     assert index.tag == f"{SITEMAP_NS}sitemapindex"
     locs = [el.findtext(f"{SITEMAP_NS}loc") for el in index]
     assert all(loc.startswith("https://www.example.com/sitemaps/") for loc in locs)
+    assert locs[0] == "https://www.example.com/sitemaps/pages.xml"  # the site's own pages
     urls = []
     for loc in locs:
         shard = etree.fromstring(site.pages.body(loc.removeprefix("https://www.example.com")))
         assert shard.tag == f"{SITEMAP_NS}urlset"
         assert len(shard) <= 50_000
         for url in shard:
-            assert url.findtext(f"{SITEMAP_NS}lastmod")
+            # article shards carry lastmod; the pages shard does not (it changes only when pages come or go)
+            assert bool(url.findtext(f"{SITEMAP_NS}lastmod")) == (loc != locs[0])
             urls.append(url.findtext(f"{SITEMAP_NS}loc"))
     assert len(urls) == len(set(urls)) >= 10_000
+    assert {"https://www.example.com/", "https://www.example.com/tags/", "https://www.example.com/page/1/"} <= set(urls)
 
 
 def test_noindex_articles_stay_out_of_the_sitemap():

@@ -52,8 +52,13 @@ def test_removed_source_is_unpublished(samples, tmp_path):
     build(src, out, Settings())
     (src / "edge-cache-headers.md").unlink()
     report = build(src, out, Settings())
-    # the article, and the pages of #http, which only it had
-    assert report.applied.deleted == ["/edge-cache-headers/", "/tags/http/", "/tags/http/page/1/"]
+    # the article, and the pages and feed of #http, which only it had
+    assert report.applied.deleted == [
+        "/edge-cache-headers/",
+        "/tags/http/",
+        "/tags/http/feed.xml",
+        "/tags/http/page/1/",
+    ]
     assert not (out / "edge-cache-headers" / "index.html").exists()
     assert b"edge-cache-headers" not in (out / "index.html").read_bytes()
 

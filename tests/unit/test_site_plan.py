@@ -3,6 +3,8 @@
 Base site: a (2026-01-01, #x #y), b (01-02, #y), c (01-03, #z). Archive page 1
 holds a and b, page 2 holds c. a and b share #y, so each shows the other as a
 similar post. Home shows the newest two (c, b); the feed the newest three.
+Each tag's only archive page shows what its tag page shows, so it is a redirect
+to the tag page: rewriting it changes no bytes (the page is not written).
 """
 
 from __future__ import annotations
@@ -31,14 +33,17 @@ def test_first_article_writes_the_site_pages():
         "/page/1/",
         "/tags/",
         "/tags/x/",
-        "/tags/x/page/1/",
+        "/tags/x/page/1/",  # a redirect to /tags/x/ (it would show the same list)
+        "/tags/x/feed.xml",
         "/feed.xml",
         "/sitemap.xml",
         "/sitemaps/1.xml",
+        "/sitemaps/pages.xml",
         "/robots.txt",
         "/404.html",
     }
     assert s.purged == s.written
+    assert s.pages.pages["page/1/index.html"].redirect_to == "https://www.example.com/"
 
 
 def test_new_article(site):
@@ -46,14 +51,16 @@ def test_new_article(site):
     expected = {
         "/d/",  # its page
         "/a/",  # a shares #x with d: d joins a's similar posts
-        "/page/2/",  # d fills the last archive page (c is there); page 1 untouched
-        "/tags/x/page/1/",
-        "/tags/x/",  # #x gains d
+        "/page/2/",  # d fills the last archive page (c is there): it now shows what home shows, a redirect
+        "/page/1/",  # its "newer" link skips the redirect: to home
+        "/tags/x/",  # #x gains d (its page 1 now holds a and d: still a redirect, same bytes)
+        "/tags/x/feed.xml",
         "/",  # home: newest two are now d, c
         "/feed.xml",  # newest three are now d, c, b
         "/tags/",  # tag counts
         "/sitemaps/1.xml",
         "/sitemap.xml",  # d's URL, and the shard's newest lastmod
+        "/sitemaps/pages.xml",  # /page/2/ is a redirect now: no longer listed
     }
     assert site.written == expected
     assert site.purged == expected
@@ -73,8 +80,8 @@ def test_title_edit_rewrites_every_page_that_shows_the_title(site):
         "/b/",
         "/a/",  # shows b as a similar post
         "/page/1/",
-        "/tags/y/page/1/",
-        "/tags/y/",  # listings b is on
+        "/tags/y/",  # listings b is on (/tags/y/page/1/ is a redirect: no titles)
+        "/tags/y/feed.xml",
         "/",
         "/feed.xml",  # b is among the newest
     }
@@ -87,10 +94,10 @@ def test_tag_change_rewrites_old_and_new_tags(site):
         "/b/",  # its tags, and its similar posts (now c)
         "/a/",  # no longer shares a tag with b
         "/c/",  # now shares #z with b
-        "/tags/y/page/1/",
         "/tags/y/",  # b leaves #y
-        "/tags/z/page/1/",
+        "/tags/y/feed.xml",
         "/tags/z/",  # b enters #z
+        "/tags/z/feed.xml",
         "/tags/",  # counts
         "/feed.xml",  # entries carry their categories
     }
@@ -104,8 +111,8 @@ def test_delete_removes_the_page_and_updates_every_listing(site):
     assert site.written == {
         "/a/",  # b was its similar post
         "/page/1/",
-        "/tags/y/page/1/",
         "/tags/y/",  # listings b left
+        "/tags/y/feed.xml",
         "/",
         "/feed.xml",  # b was among the newest
         "/tags/",

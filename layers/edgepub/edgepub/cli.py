@@ -810,6 +810,74 @@ def reconcile(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     _emit(as_json, result, "\n".join(lines))
 
 
+@cli.command()
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A local build's output folder (edgepub build --out) instead of the stack.",
+)
+@click.option("--site-url", help="With --out: the canonical site URL the build used (as for edgepub build).")
+@click.option("--dry-run", is_flag=True, help="Say how many articles and pages would move; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def relayout(ctx: click.Context, out: Path | None, site_url: str | None, dry_run: bool, as_json: bool) -> None:
+    """Lay the archive and tag pages out again in date order, as a first build would.
+
+    Older sites (and sources published one by one out of date order, or a page size
+    changed in edgepub.toml) can have archive pages that each span many months. This
+    gives every published article its archive and tag positions afresh, oldest first,
+    renders the listing pages that change, deletes those no longer needed and purges
+    what changed. Article pages are not touched. Running it twice changes nothing the
+    second time. With --stack it runs in the stack's ops function.
+    """
+    if out is not None:
+        data = asdict(_relayout_local(out, site_url, dry_run))
+    else:
+        if site_url:
+            raise click.UsageError("--site-url goes with --out (a stack has its own)")
+        data = _act(ctx, {"action": "relayout", "dry_run": dry_run})  # the ops function, with --stack
+    if dry_run:
+        text = (
+            f"would move {data['moved']} articles to other archive or tag pages; "
+            f"{len(data['planned'])} listing pages to render (written only where they change), "
+            f"{len(data['deleted'])} to delete (dry run: nothing changed)"
+        )
+    else:
+        text = (
+            f"moved {data['moved']} articles; wrote {len(data['written'])} listing pages, "
+            f"deleted {len(data['deleted'])}; {len(data['purged'])} URLs purged"
+        )
+    _emit(as_json, data, text)
+
+
+def _relayout_local(out: Path, site_url: str | None, dry_run: bool) -> Any:
+    """`ops.relayout` on a local build folder: its index, its pages, a purger that only records."""
+    from edgepub import ops
+    from edgepub.errors import OperatorError
+    from edgepub.local import FolderPageStore, MemorySourceStore, RecordingPurger
+    from edgepub.localindex import SqliteIndex
+    from edgepub.publisher import Publisher
+
+    state = out / ".edgepub" / "index.sqlite3"
+    if not state.is_file():
+        raise OperatorError(f"{out} is not an edgepub build folder (no {state}); run edgepub build --out {out} first")
+    settings = Settings.from_env()
+    if site_url:
+        settings = settings.with_(site_url=site_url.rstrip("/"), overrides=settings.overrides | {"site_url"})
+    index = SqliteIndex(state)
+    try:
+        pages = FolderPageStore(out)
+        # no article page is rendered: listing pages come from the index alone
+        publisher = Publisher(settings, MemorySourceStore(), pages, RecordingPurger(settings.purge_batch_size), index)
+        result = ops.relayout(publisher, dry_run=dry_run)
+        index.flush()
+        pages.flush()
+        return result
+    finally:
+        index.close()
+
+
 @cli.group()
 def dlq() -> None:
     """Dead letters: messages the publish and purge queues gave up on after their retries."""

@@ -310,7 +310,8 @@ def publish_all(
         for slug, live in rebuild_changes(model).items():
             changes.setdefault(slug, live)
         site_plan = plan(model, changes, publisher.layout)
-        site_plan.render |= publisher.site_refs(site_plan.after)
+        # every page of the site, but those the plan deletes (a tag emptied in this build)
+        site_plan.render |= {r for r in publisher.site_refs(site_plan.after) if r.path not in site_plan.delete}
         report.applied = publisher.store_plan(model, site_plan, articles)
     else:
         report.applied = publisher.apply_plan(model, changes, articles)

@@ -211,3 +211,34 @@ def reconcile(publisher: Publisher, queue: PublishQueue, *, dry_run: bool = Fals
     if not dry_run:
         queue.send([json.dumps(republish_event(publisher.settings.sources_bucket, k)) for k in keys])
     return ReconcileResult(missing, stale, 0 if dry_run else len(keys), dry_run)
+
+
+@dataclass
+class RelayoutResult:
+    moved: int  # live articles whose archive or tag pages change
+    planned: list[str]  # listing pages rendered (written only where their bytes change)
+    deleted: list[str]  # listing pages no longer needed (with --dry-run: would be deleted)
+    written: list[str] = field(default_factory=list)
+    purged: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+
+def relayout(publisher: Publisher, *, dry_run: bool = False) -> RelayoutResult:
+    """Lay the archive and tag pages out again in date order (`plan.relayout`): every live
+    article's positions from scratch, oldest first, as a first build would, with the site's
+    page size. Renders the listing pages that change (and any listing page not stored yet,
+    such as a tag feed of an older site), deletes those no longer needed, purges what changed.
+    Articles keep their own pages. Running it again changes nothing."""
+    from edgepub.plan import relayout as plan_relayout
+
+    with publisher.lease():  # the lease also loads the site's config: its page size
+        model = publisher.index.load()
+        site_plan = plan_relayout(model, publisher.layout)
+        after = site_plan.after
+        moved = sum(1 for slug, entry in after.entries.items() if entry != model.entries.get(slug))
+        planned = sorted(ref.path for ref in site_plan.render)
+        if dry_run:
+            gone = sorted(path for path in site_plan.delete if path in model.page_hashes)
+            return RelayoutResult(moved, planned, gone, dry_run=True)
+        applied = publisher.store_plan(model, site_plan, {})
+    return RelayoutResult(moved, planned, applied.deleted, [p.path for p in applied.written], applied.purged)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from edgepub.site import Entry, SiteModel, rank_key, similar_for, with_positions
+from edgepub.site import Entry, SiteModel, laid_out, rank_key, similar_for, with_positions
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,9 @@ class Layout:
 class PageRef:
     """A page of the site, by what it shows. `args` identify it within its kind."""
 
-    kind: (
-        str  # article, home, archive, tag, tag_archive, tags, feed, sitemap_index, sitemap, robots, not_found, redirect
-    )
+    # article, home, archive, tag, tag_archive, tag_feed, tags, feed, sitemap_index, sitemap,
+    # sitemap_pages, robots, not_found, redirect
+    kind: str
     args: tuple[str, ...] = ()
 
     @property
@@ -54,6 +54,8 @@ class PageRef:
                 return f"/tags/{tag_slug(a[0])}/"
             case "tag_archive":
                 return f"/tags/{tag_slug(a[0])}/page/{a[1]}/"
+            case "tag_feed":
+                return f"/tags/{tag_slug(a[0])}/feed.xml"
             case "tags":
                 return "/tags/"
             case "feed":
@@ -62,6 +64,8 @@ class PageRef:
                 return "/sitemap.xml"
             case "sitemap":
                 return f"/sitemaps/{a[0]}.xml"
+            case "sitemap_pages":
+                return "/sitemaps/pages.xml"
             case "robots":
                 return "/robots.txt"
             case "not_found":
@@ -72,25 +76,31 @@ class PageRef:
 
 
 def ref_for_path(path: str, model: SiteModel) -> PageRef | None:
-    """Which page a stored path is (for drift repair); None for a path edgepub did not make."""
+    """Which page a stored path is (for drift repair); None for a path edgepub did not make.
+
+    An archive page that shows just what its front page shows is a redirect to it
+    (see `page_nav`): its ref is still the archive page's, rendered as a redirect."""
     fixed = {
         "/": PageRef("home"),
         "/tags/": PageRef("tags"),
         "/feed.xml": PageRef("feed"),
         "/sitemap.xml": PageRef("sitemap_index"),
+        "/sitemaps/pages.xml": PageRef("sitemap_pages"),
         "/robots.txt": PageRef("robots"),
         "/404.html": PageRef("not_found"),
     }
     if path in fixed:
         return fixed[path]
     parts = path.strip("/").split("/")
-    if len(parts) == 2 and parts[0] == "page" and parts[1].isdigit():
+    if len(parts) == 2 and parts[0] == "page" and parts[1].isdigit() and path.endswith("/"):
         return PageRef("archive", (parts[1],))
-    if len(parts) == 2 and parts[0] == "sitemaps" and parts[1].endswith(".xml"):
+    if len(parts) == 2 and parts[0] == "sitemaps" and parts[1].removesuffix(".xml").isdigit():
         return PageRef("sitemap", (parts[1].removesuffix(".xml"),))
-    if parts[0] == "tags" and len(parts) == 2:
+    if parts[0] == "tags" and len(parts) == 2 and path.endswith("/"):
         return PageRef("tag", (parts[1],))
-    if parts[0] == "tags" and len(parts) == 4 and parts[2] == "page":
+    if parts[0] == "tags" and len(parts) == 3 and parts[2] == "feed.xml":
+        return PageRef("tag_feed", (parts[1],))
+    if parts[0] == "tags" and len(parts) == 4 and parts[2] == "page" and parts[3].isdigit():
         return PageRef("tag_archive", (parts[1], parts[3]))
     if len(parts) == 1 and parts[0] in model.entries and model.entries[parts[0]].live:
         return PageRef("article", (parts[0],))
@@ -105,9 +115,114 @@ SITE_PAGES = (
     PageRef("tags"),
     PageRef("feed"),
     PageRef("sitemap_index"),
+    PageRef("sitemap_pages"),
     PageRef("robots"),
     PageRef("not_found"),
 )
+LISTING_KINDS = frozenset({"archive", "tag", "tag_archive", "tag_feed"})  # the pages a listing has or drops
+
+
+# -- listings: the archive ("all") and each tag's ("tag:<t>"), each with its front page --------
+
+
+def front_ref(listing: str) -> PageRef:
+    """The listing's front page: home for the archive, the tag page for a tag."""
+    return PageRef("home") if listing == "all" else PageRef("tag", (listing.removeprefix("tag:"),))
+
+
+def page_ref(listing: str, n: int) -> PageRef:
+    """Archive page n of the listing (page 1 is the oldest)."""
+    if listing == "all":
+        return PageRef("archive", (str(n),))
+    return PageRef("tag_archive", (listing.removeprefix("tag:"), str(n)))
+
+
+def front_entries(model: SiteModel, listing: str, layout: Layout) -> list[Entry]:
+    """What the listing's front page shows: its newest entries."""
+    if listing == "all":
+        return model.recent(layout.home_size)
+    return model.by_tag(listing.removeprefix("tag:"))[: layout.tag_front_size]
+
+
+def redirect_page(model: SiteModel, listing: str, layout: Layout) -> int:
+    """The archive page that would show exactly what the front page shows (0: none).
+
+    That page redirects to the front page, so every list has one URL. There is at
+    most one: the front's entries all sit on it, and it holds nothing else. Pages
+    keep their numbers (page 1 is the oldest), so this is usually page 1 of a
+    listing that fits on its front page, or a last page that holds just the newest."""
+    front = front_entries(model, listing, layout)
+    if not front:
+        return 0
+    n = front[0].page_in(listing)
+    if any(e.page_in(listing) != n for e in front):
+        return 0
+    if "_members" in model.__dict__:  # built already (rendering): look the page up
+        on_page = len(model.members(listing, n))
+    elif listing == "all":  # planning: count, instead of indexing every listing of a large site twice
+        on_page = model.archive_size(n)
+    else:
+        on_page = sum(1 for e in model.by_tag(listing.removeprefix("tag:")) if e.page_in(listing) == n)
+    return n if on_page == len(front) else 0
+
+
+@dataclass(frozen=True)
+class PageNav:
+    """An archive page's pager (URL paths, "" for none), or the front page it redirects to."""
+
+    redirect: str = ""
+    newer: str = ""  # the next newer page that shows a list of its own (or the front page)
+    older: str = ""
+
+
+def page_nav(model: SiteModel, listing: str, n: int, layout: Layout) -> PageNav:
+    return _nav(listing, n, model.last_page(listing), redirect_page(model, listing, layout))
+
+
+def front_older(model: SiteModel, listing: str, layout: Layout) -> str:
+    """The front page's "older articles" link: the archive page of the newest entry the
+    front page does not show ("" when it shows them all). Never a redirect page: that
+    one holds only what the front shows."""
+    if listing == "all":
+        size, entries = layout.home_size, model.recent(layout.home_size + 1)
+    else:
+        size, entries = layout.tag_front_size, model.by_tag(listing.removeprefix("tag:"))[: layout.tag_front_size + 1]
+    return page_ref(listing, entries[size].page_in(listing)).path if len(entries) > size else ""
+
+
+def _nav(listing: str, n: int, last: int, redirect: int) -> PageNav:
+    """Page n's pager from the listing's shape: its last page and its redirect page. Links
+    skip the redirect page (the front page stands for it), so they never lead to a redirect."""
+    front = front_ref(listing).path
+    if n == redirect:
+        return PageNav(redirect=front)
+    newer = ""
+    if n < last:
+        m = n + 1 + (n + 1 == redirect)
+        newer = page_ref(listing, m).path if m <= last else front
+    m = n - 1 - (n - 1 == redirect)
+    return PageNav(newer=newer, older=page_ref(listing, m).path if m >= 1 else "")
+
+
+def sitemap_listing_paths(model: SiteModel, layout: Layout) -> list[str]:
+    """The site's own pages in the pages sitemap: home, the tags index, every tag page
+    and every archive page that is not a redirect. Tag archive pages are left out: they
+    are the most numerous and every article on them is in the article shards. The list
+    changes only when such a page appears or goes, so its shard is rewritten only then."""
+    redirect = redirect_page(model, "all", layout)
+    archive = [page_ref("all", n).path for n in range(model.last_page("all"), 0, -1) if n != redirect]
+    return ["/", "/tags/", *archive, *(PageRef("tag", (tag,)).path for tag, _ in model.tag_counts())]
+
+
+def listing_refs(model: SiteModel) -> set[PageRef]:
+    """Every page of the archive and of each live tag the model implies (page 1 to the
+    last, redirects included), with each tag's page and feed."""
+    refs = {page_ref("all", n) for n in range(1, model.last_page("all") + 1)}
+    for tag, _ in model.tag_counts():
+        listing = f"tag:{tag}"
+        refs |= {PageRef("tag", (tag,)), PageRef("tag_feed", (tag,))}
+        refs |= {page_ref(listing, n) for n in range(1, model.last_page(listing) + 1)}
+    return refs
 
 
 @dataclass
@@ -126,9 +241,12 @@ def plan(before: SiteModel, changes: Mapping[str, Entry | None], layout: Layout 
     """Plan the pages for `changes` (slug -> new entry, or None to remove it).
 
     An entry that is not live (draft, scheduled, expired) is kept in the model
-    but shown nowhere.
+    but shown nowhere. Entries that need positions get them oldest first by
+    (date, slug): a bulk change (a first build, an import) fills archive pages
+    that each span a contiguous range of dates; a single publish appends.
     """
     after = before.copy()
+    placing: list[tuple[Entry, Entry | None]] = []
     for slug, new in changes.items():
         old = before.entries.get(slug)
         if new is None:
@@ -137,10 +255,10 @@ def plan(before: SiteModel, changes: Mapping[str, Entry | None], layout: Layout 
         if new.live:
             if old is not None and old.live:
                 new = replace(new, similar=old.similar)  # recomputed below if anything it depends on changed
-            new = with_positions(
-                new, old if old and old.live else None, after, layout.page_size, layout.sitemap_shard_size
-            )
+            placing.append((new, old if old and old.live else None))
         after.entries[slug] = new
+    for new, old in sorted(placing, key=lambda pair: pair[0].order):
+        after.entries[new.slug] = with_positions(new, old, after, layout.page_size, layout.sitemap_shard_size)
     result = SitePlan(after=after)
     changed = [s for s in changes if before.entries.get(s) != after.entries.get(s)]
     _similar_posts(before, after, changed, layout, result)
@@ -152,14 +270,57 @@ def plan(before: SiteModel, changes: Mapping[str, Entry | None], layout: Layout 
     ]
     for slug in sorted(set(touched) | set(changes)):
         _entry_pages(before, after, slug, layout, result)
-    _listing_fronts(before, after, layout, result)
+    # a tag's pages can change only if an entry that has or had the tag changed
+    tags = {
+        t for s in {*touched, *changes} for m in (before, after) if (e := m.entries.get(s)) and e.live for t in e.tags
+    }
+    _listing_fronts(before, after, layout, result, tags)
     _sitemaps(before, after, result)
-    for ref in SITE_PAGES:
-        if ref.path not in before.page_hashes:
-            result.add(ref, "site page not yet stored")
+    _unstored_site_pages(before, result)
     # a path that is rendered again (a former slug now holding a redirect) is not deleted
     result.delete -= {ref.path for ref in result.render}
     return result
+
+
+def relayout(before: SiteModel, layout: Layout = Layout()) -> SitePlan:
+    """Lay the archive and every tag's pages out again (`edgepub relayout`): every live
+    entry's positions from scratch, oldest first by (date, slug), `layout.page_size` to
+    a page, as a first build would. Plans the listing pages entries enter or leave and
+    those whose navigation changes, any listing page the model implies that is not
+    stored yet (a tag feed of an older site) and deletes the stored listing pages no
+    longer needed. Articles keep their own pages and sitemap shards. Running it again
+    on its result plans nothing."""
+    after = before.copy()
+    placed, counters = laid_out((e for e in before.entries.values() if e.live), layout.page_size)
+    moved = [slug for slug, entry in placed.items() if entry != before.entries[slug]]
+    for slug in moved:
+        after.entries[slug] = placed[slug]
+    kept = {name: c for name, c in after.counters.items() if name != "all" and not name.startswith("tag:")}
+    after.counters = {**kept, **counters}
+    result = SitePlan(after=after)
+    for slug in moved:
+        _listing_moves(before.entries[slug], placed[slug], slug, result)
+    _listing_fronts(before, after, layout, result)
+    implied = listing_refs(after)
+    for ref in sorted(implied):
+        if ref.path not in before.page_hashes:
+            result.add(ref, "listing page not yet stored")
+    for path in before.page_hashes:
+        stored = ref_for_path(path, after) if path.startswith(("/page/", "/tags/")) else None
+        if stored is not None and stored.kind in LISTING_KINDS and stored not in implied:
+            result.render.discard(stored)
+            result.delete.add(path)
+    _unstored_site_pages(before, result)
+    result.delete -= {ref.path for ref in result.render}
+    return result
+
+
+def _unstored_site_pages(before: SiteModel, result: SitePlan) -> None:
+    for ref in SITE_PAGES:
+        if ref.path not in before.page_hashes:
+            result.add(ref, "site page not yet stored")
+            if ref.kind == "sitemap_pages":  # an older site's index does not list it yet
+                result.add(PageRef("sitemap_index"), "sitemap shards changed")
 
 
 def _entry_pages(before: SiteModel, after: SiteModel, slug: str, layout: Layout, result: SitePlan) -> None:
@@ -179,6 +340,14 @@ def _entry_pages(before: SiteModel, after: SiteModel, slug: str, layout: Layout,
                 result.delete.add(alias)
     if old_live is None and new_live is None:
         return
+    _listing_moves(old_live, new_live, slug, result)
+    if (old_live is None) != (new_live is None) or (old_live and new_live and old_live.tags != new_live.tags):
+        result.add(PageRef("tags"), "tag counts changed")
+
+
+def _listing_moves(old_live: Entry | None, new_live: Entry | None, slug: str, result: SitePlan) -> None:
+    """The archive pages an entry is on before and after: those it enters or leaves, or
+    all of them when what listings show of it changed."""
     shown_before = old_live.listed() if old_live else None
     shown_after = new_live.listed() if new_live else None
     pages_before = _listing_pages(old_live) if old_live else set()
@@ -189,8 +358,6 @@ def _entry_pages(before: SiteModel, after: SiteModel, slug: str, layout: Layout,
     else:
         for ref in pages_before ^ pages_after:
             result.add(ref, f"{slug} entered or left")
-    if (old_live is None) != (new_live is None) or (old_live and new_live and old_live.tags != new_live.tags):
-        result.add(PageRef("tags"), "tag counts changed")
 
 
 def _listing_pages(entry: Entry) -> set[PageRef]:
@@ -199,42 +366,71 @@ def _listing_pages(entry: Entry) -> set[PageRef]:
     return refs
 
 
-def _listing_fronts(before: SiteModel, after: SiteModel, layout: Layout, result: SitePlan) -> None:
-    """Home, feed, tag front pages and the archive pages whose navigation changed."""
-    if _front(before.recent(layout.home_size)) != _front(after.recent(layout.home_size)) or (
-        before.counter("all").last_page != after.counter("all").last_page
-    ):
+def _listing_fronts(
+    before: SiteModel, after: SiteModel, layout: Layout, result: SitePlan, tags: set[str] | None = None
+) -> None:
+    """Home, feeds, tag pages and tag feeds whose newest entries changed, the archive pages
+    whose navigation changed (a page opened, or one became or stopped being a redirect),
+    the pages of emptied tags (deleted), and the pages sitemap when listing pages appear or
+    go. Only the listings of `tags` are compared (None: every tag) besides the archive."""
+    if _front(before.recent(layout.home_size)) != _front(after.recent(layout.home_size)):
         result.add(PageRef("home"), "newest articles changed")
-    if _feed(before.recent(layout.feed_size)) != _feed(after.recent(layout.feed_size)):
+    if front_older(before, "all", layout) != front_older(after, "all", layout):
+        result.add(PageRef("home"), "its archive link changed")
+    if _feed(before.feed_entries(layout.feed_size)) != _feed(after.feed_entries(layout.feed_size)):
         result.add(PageRef("feed"), "newest articles changed")
-    for name, counter in after.counters.items():
-        old_last = before.counters[name].last_page if name in before.counters else 0
-        if name == "sitemap" or counter.last_page == old_last:
-            continue
-        # a new archive page: the previous last page gains a "newer" link
-        if name == "all":
-            if old_last:
-                result.add(PageRef("archive", (str(old_last),)), "a newer archive page exists")
-        else:
-            tag = name.removeprefix("tag:")
-            if old_last:
-                result.add(PageRef("tag_archive", (tag, str(old_last))), "a newer archive page exists")
-            result.add(PageRef("tag", (tag,)), "archive pages changed")
-    tags = {t for e in (before.entries, after.entries) for x in e.values() if x.live for t in x.tags}
-    for tag in tags:
-        old_front = _front(before.by_tag(tag)[: layout.tag_front_size])
-        new_front = _front(after.by_tag(tag)[: layout.tag_front_size])
-        if old_front == new_front:
-            continue
-        if new_front:
-            result.add(PageRef("tag", (tag,)), "newest articles in tag changed")
-            continue
-        # the last article left the tag: its pages go, and its numbering starts afresh
-        last_page = after.counters.pop(f"tag:{tag}").last_page if f"tag:{tag}" in after.counters else 0
-        refs = [PageRef("tag", (tag,))] + [PageRef("tag_archive", (tag, str(n))) for n in range(1, last_page + 1)]
-        for ref in refs:
-            result.render.discard(ref)
-            result.delete.add(ref.path)
+    tags_before, tags_after = before.live_tags(), after.live_tags()
+    pages_changed = tags_before != tags_after
+    compared = tags_before | tags_after if tags is None else tags
+    for listing in ["all", *(f"tag:{t}" for t in sorted(compared))]:
+        if listing != "all":
+            tag = listing.removeprefix("tag:")
+            if tag not in tags_after:
+                _drop_tag(before, after, tag, result)
+                continue
+            if _front(front_entries(before, listing, layout)) != _front(front_entries(after, listing, layout)):
+                result.add(PageRef("tag", (tag,)), "newest articles in tag changed")
+            if front_older(before, listing, layout) != front_older(after, listing, layout):
+                result.add(PageRef("tag", (tag,)), "its archive link changed")
+            if tag not in tags_before or _feed(before.feed_entries(layout.feed_size, tag)) != _feed(
+                after.feed_entries(layout.feed_size, tag)
+            ):
+                result.add(PageRef("tag_feed", (tag,)), "newest articles in tag changed")
+        shape_before = (before.last_page(listing), redirect_page(before, listing, layout))
+        shape_after = (after.last_page(listing), redirect_page(after, listing, layout))
+        if shape_before != shape_after:
+            _navigation(listing, shape_before, shape_after, result)
+            pages_changed = pages_changed or listing == "all"
+    if pages_changed:
+        result.add(PageRef("sitemap_pages"), "listing pages appeared or went")
+
+
+def _navigation(listing: str, shape_before: tuple[int, int], shape_after: tuple[int, int], result: SitePlan) -> None:
+    """A listing's last page or redirect page changed: the pages whose pager (or redirect)
+    changed with it; pages past the new last one are deleted."""
+    (last_before, redirect_before), (last_after, redirect_after) = shape_before, shape_after
+    near = {last_before - 1, last_before, last_after - 1, last_after}
+    for r in (redirect_before, redirect_after):
+        if r:
+            near |= {r - 1, r, r + 1}
+    for n in sorted(n for n in near if 1 <= n <= last_after):
+        if n > last_before or _nav(listing, n, *shape_before) != _nav(listing, n, *shape_after):
+            result.add(page_ref(listing, n), "its navigation changed")
+    for n in range(last_after + 1, last_before + 1):
+        ref = page_ref(listing, n)
+        result.render.discard(ref)
+        result.delete.add(ref.path)
+
+
+def _drop_tag(before: SiteModel, after: SiteModel, tag: str, result: SitePlan) -> None:
+    """The last article left the tag: its pages and feed go, and its numbering starts afresh."""
+    counter = after.counters.pop(f"tag:{tag}", None)
+    last = max(counter.last_page if counter else 0, before.last_page(f"tag:{tag}"))
+    refs = [PageRef("tag", (tag,)), PageRef("tag_feed", (tag,))]
+    refs += [page_ref(f"tag:{tag}", n) for n in range(1, last + 1)]
+    for ref in refs:
+        result.render.discard(ref)
+        result.delete.add(ref.path)
 
 
 def _front(entries: list[Entry]) -> list[tuple[str, str, str, str]]:
@@ -242,7 +438,7 @@ def _front(entries: list[Entry]) -> list[tuple[str, str, str, str]]:
 
 
 def _feed(entries: list[Entry]) -> list[tuple[object, ...]]:
-    return [(*e.listed(), e.updated, e.tags) for e in entries]
+    return [(*e.listed(), e.updated, e.tags, e.owner) for e in entries]
 
 
 def _sitemaps(before: SiteModel, after: SiteModel, result: SitePlan) -> None:

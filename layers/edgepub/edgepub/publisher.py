@@ -673,9 +673,9 @@ class Publisher:
 
     @staticmethod
     def site_refs(model: SiteModel) -> set[PageRef]:
-        from edgepub.plan import SITE_PAGES
+        from edgepub.plan import SITE_PAGES, listing_refs
 
-        refs = {*SITE_PAGES}
+        refs = {*SITE_PAGES, *listing_refs(model)}  # and listing pages not stored yet (an older site's tag feeds)
         for path in model.page_hashes:
             ref = ref_for_path(path, model)
             if ref is not None and ref.kind != "article":

@@ -18,9 +18,9 @@ from markupsafe import Markup
 
 from edgepub.article import Article
 from edgepub.errors import InvalidSource
-from edgepub.markdown import to_html
+from edgepub.markdown import first_image, first_paragraph, to_html
 from edgepub.pages import ATOM, HTML, TEXT, XML, Page
-from edgepub.plan import Layout, PageRef
+from edgepub.plan import Layout, PageRef, front_entries, front_older, front_ref, page_nav, sitemap_listing_paths
 from edgepub.settings import Settings
 from edgepub.site import Entry, SiteModel, tag_slug
 from edgepub.siteconfig import MenuItem
@@ -132,6 +132,7 @@ class Renderer:
         body = to_html(article.body)
         if assets:
             body = rewrite_refs(body, {name: self.url(path) for name, path in assets.items()})
+        image = article.images[0].url if article.images else first_image(body) or self.site.share_image
         html = self.env.get_template("article.html").render(
             site=self.site,
             a=article,
@@ -139,6 +140,9 @@ class Renderer:
             body_html=Markup(body),  # noqa: S704 - sanitized by nh3 in to_html
             similar=similar,
             notice=notice,
+            # plain text: the summary, else the body's first paragraph, else the site's
+            description=article.summary or first_paragraph(body) or self.site.description or self.site.title,
+            image=image,  # an absolute URL (the first image, else the share image), or ""
         )
         return Page(
             path=article.path,
@@ -166,23 +170,30 @@ class Renderer:
                 "home.html",
                 ("listing", "listing:home"),
                 entries=model.recent(layout.home_size),
-                last_page=model.counter("all").last_page,
+                older=front_older(model, "all", layout),
             )
-        if kind == "archive":
-            n = int(ref.args[0])
-            last = model.counter("all").last_page
+        if kind in ("archive", "tag_archive"):
+            tag, n = (ref.args[0] if kind == "tag_archive" else ""), int(ref.args[-1])
+            listing = f"tag:{tag}" if tag else "all"
+            nav = page_nav(model, listing, n, layout)
+            if nav.redirect:  # it would show just what the front page shows: one URL per list
+                return self.site_page(PageRef("redirect", (ref.path, nav.redirect)), model, layout)
+            entries = model.members(listing, n)
             return self._html(
                 ref,
                 "listing",
                 "archive.html",
-                ("listing", "listing:archive"),
-                entries=model.members("all", n),
-                heading=f"Archive, page {n}",
+                ("listing", f"listing:tag:{tag_slug(tag)}" if tag else "listing:archive"),
+                entries=entries,
+                tag=tag,
+                n=n,
                 path=ref.path,
-                newer=f"/page/{n + 1}/" if n < last else "",
-                older=f"/page/{n - 1}/" if n > 1 else "",
-                front="/",
-                front_label="Home",
+                newest=entries[0].date if entries else "",
+                oldest=entries[-1].date if entries else "",
+                newer=nav.newer,
+                older=nav.older,
+                front=front_ref(listing).path,
+                feed=PageRef("tag_feed", (tag,)).path if tag else "/feed.xml",
             )
         if kind == "tag":
             tag = ref.args[0]
@@ -193,40 +204,30 @@ class Renderer:
                 ("listing", f"listing:tag:{tag_slug(tag)}"),
                 tag=tag,
                 path=ref.path,
-                entries=model.by_tag(tag)[: layout.tag_front_size],
-                last_page=model.counter(f"tag:{tag}").last_page,
-            )
-        if kind == "tag_archive":
-            tag, n = ref.args[0], int(ref.args[1])
-            last = model.counter(f"tag:{tag}").last_page
-            base = f"/tags/{tag_slug(tag)}"
-            return self._html(
-                ref,
-                "listing",
-                "archive.html",
-                ("listing", f"listing:tag:{tag_slug(tag)}"),
-                entries=model.members(f"tag:{tag}", n),
-                heading=f"#{tag}, page {n}",
-                path=ref.path,
-                newer=f"{base}/page/{n + 1}/" if n < last else "",
-                older=f"{base}/page/{n - 1}/" if n > 1 else "",
-                front=f"{base}/",
-                front_label=f"#{tag}",
+                entries=front_entries(model, f"tag:{tag}", layout),
+                older=front_older(model, f"tag:{tag}", layout),
+                feed=PageRef("tag_feed", (tag,)).path,
             )
         if kind == "tags":
             return self._html(ref, "listing", "tags.html", ("listing", "listing:tags"), tags=model.tag_counts())
         if kind == "feed":
-            entries = model.recent(layout.feed_size)
-            updated = max((e.updated for e in entries), default="1970-01-01T00:00:00+00:00")
-            body = self.env.get_template("feed.xml").render(site=self.site, entries=entries, updated=updated)
-            return Page(path=ref.path, body=body.encode(), kind="feed", content_type=ATOM, cache_tags=("feed",))
+            return self._feed(ref, model.feed_entries(layout.feed_size), self.site.title, "/")
+        if kind == "tag_feed":
+            tag = ref.args[0]
+            entries = model.feed_entries(layout.feed_size, tag)
+            return self._feed(ref, entries, f"{self.site.title}: {tag}", PageRef("tag", (tag,)).path, tag)
         if kind == "sitemap":
             n = int(ref.args[0])
             urls = [(self.url(e.path), e.updated) for e in model.shard(n)]
             body = self.env.get_template("sitemap.xml").render(urls=urls)
             return Page(path=ref.path, body=body.encode(), kind="sitemap", content_type=XML, cache_tags=("sitemap",))
+        if kind == "sitemap_pages":
+            urls = [(self.url(path), "") for path in sitemap_listing_paths(model, layout)]
+            body = self.env.get_template("sitemap.xml").render(urls=urls)
+            return Page(path=ref.path, body=body.encode(), kind="sitemap", content_type=XML, cache_tags=("sitemap",))
         if kind == "sitemap_index":
-            maps = [
+            maps = [(self.url(PageRef("sitemap_pages").path), "")]
+            maps += [
                 (self.url(PageRef("sitemap", (str(n),)).path), max((e.updated for e in model.shard(n)), default=""))
                 for n in model.shards()
             ]
@@ -239,7 +240,7 @@ class Renderer:
             return self.not_found()
         if kind == "redirect":
             source, target_path = ref.args
-            body = self.env.get_template("redirect.html").render(target=self.url(target_path))
+            body = self.env.get_template("redirect.html").render(site=self.site, target=self.url(target_path))
             return Page(
                 path=source,
                 body=body.encode(),
@@ -248,6 +249,21 @@ class Renderer:
                 cache_tags=("redirect",),
             )
         raise ValueError(f"{kind} pages are rendered from their article")
+
+    def _feed(self, ref: PageRef, entries: list[Entry], title: str, alternate: str, tag: str = "") -> Page:
+        """An Atom feed of `entries` (the site's, or a tag's), alternate to the page at `alternate`."""
+        updated = max((e.updated for e in entries), default="1970-01-01T00:00:00+00:00")
+        body = self.env.get_template("feed.xml").render(
+            site=self.site,
+            entries=entries,
+            updated=updated,
+            title=title,
+            feed_url=self.url(ref.path),
+            page_url=self.url(alternate),
+            tag=tag,
+        )
+        tags = ("feed", f"feed:tag:{tag_slug(tag)}") if tag else ("feed",)
+        return Page(path=ref.path, body=body.encode(), kind="feed", content_type=ATOM, cache_tags=tags)
 
     def _html(self, ref: PageRef, kind: str, template: str, cache_tags: tuple[str, ...], **context: object) -> Page:
         html = self.env.get_template(template).render(site=self.site, **context)
@@ -307,4 +323,7 @@ def check_theme(settings: Settings, spec: SiteSpec) -> None:
     except InvalidSource:
         raise
     except Exception as error:
-        raise render_failure(error) from None
+        failure = render_failure(error)  # whatever a theme file does wrong is reported, not raised
+        if failure is None:
+            raise
+        raise failure from None

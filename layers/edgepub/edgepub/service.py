@@ -352,7 +352,17 @@ def report_job(result: Any, logger: _Logger, metrics: _Metrics) -> None:
                 metrics.add_metric(name=f"Freshness_{state}", unit=MetricUnit.Count, value=count)
 
 
-OPS_ACTIONS = ("status", "republish", "unpublish", "rollback", "purge", "reconcile", "dlq_list", "dlq_redrive")
+OPS_ACTIONS = (
+    "status",
+    "republish",
+    "unpublish",
+    "rollback",
+    "purge",
+    "reconcile",
+    "relayout",
+    "dlq_list",
+    "dlq_redrive",
+)
 
 
 def run_ops(publisher: Publisher, event: dict[str, Any]) -> dict[str, Any]:
@@ -415,6 +425,8 @@ def run_ops(publisher: Publisher, event: dict[str, Any]) -> dict[str, Any]:
         }
     elif action == "reconcile":
         result = ops.reconcile(publisher, SqsPublishQueue(settings), dry_run=dry_run)
+    elif action == "relayout":
+        result = ops.relayout(publisher, dry_run=dry_run)
     elif action in ("dlq_list", "dlq_redrive"):
         return dead_letters(settings, action, str(event.get("queue", "publish")), dry_run=dry_run)
     else:

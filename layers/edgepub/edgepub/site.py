@@ -2,8 +2,9 @@
 every page of the site without reading a source.
 
 An `Entry` is one article as listings, feeds, sitemaps and similar-post blocks
-see it. `SiteModel` holds the entries, the append-only listing counters and the
-hash of every stored page; derived lookups (by tag, by feature, who mentions
+see it. `SiteModel` holds the entries, the append-only listing counters (positions
+given oldest first within one plan; `laid_out` gives them all afresh, for
+`edgepub relayout`) and the hash of every stored page; derived lookups (by tag, by feature, who mentions
 whom) are built on first use. Every index store (memory/JSON, SQLite for local
 builds, DynamoDB) loads and saves this one model, so planning is the same code
 everywhere.
@@ -94,6 +95,13 @@ class Entry:
 
     def features(self) -> set[str]:
         return {*(f"tag:{t}" for t in self.tag_set), *(f"stack:{s}" for s in self.stack_set), *self.other_set}
+
+    def page_in(self, listing: str) -> int:
+        """The entry's page in a listing: "all" (the archive) or "tag:<t>"; 0 when not in it."""
+        if listing == "all":
+            return self.archive_page
+        tag = listing.removeprefix("tag:")
+        return next((page for t, page in self.tag_pages if t == tag), 0)
 
     def listed(self) -> tuple[str, str, str, str]:
         """What a listing shows of the entry: a change here rewrites its listings."""
@@ -272,6 +280,14 @@ class SiteModel:
         return dict(index)
 
     @cached_property
+    def _archive_sizes(self) -> Tally[int]:
+        return Tally(e.archive_page for e in self.live_entries)
+
+    def archive_size(self, page: int) -> int:
+        """How many live entries archive page `page` holds (without indexing every listing's pages)."""
+        return self._archive_sizes[page]
+
+    @cached_property
     def _shards(self) -> dict[int, list[Entry]]:
         index: dict[int, list[Entry]] = defaultdict(list)
         for entry in self.entries.values():
@@ -300,6 +316,9 @@ class SiteModel:
     def by_tag(self, tag: str) -> list[Entry]:
         """Live entries with the tag, newest first."""
         return self._by_tag.get(tag, [])
+
+    def live_tags(self) -> set[str]:
+        return set(self._by_tag)
 
     def tag_counts(self) -> list[tuple[str, int]]:
         return sorted((t, len(es)) for t, es in self._by_tag.items())
@@ -425,6 +444,19 @@ def _tag_levels(posting: list[set[str]]) -> Iterator[set[str]]:
 
 def tag_slug(tag: str) -> str:
     return slugify(tag)
+
+
+def laid_out(entries: Iterable[Entry], page_size: int) -> tuple[dict[str, Entry], dict[str, Counter]]:
+    """Archive and tag positions from scratch for these (live) entries, allocated oldest
+    first by (date, slug), so that each page spans a contiguous range of dates; with the
+    counters that continue from them. Sitemap shards are left as they are (`edgepub relayout`)."""
+    counters: dict[str, Counter] = {}
+    placed: dict[str, Entry] = {}
+    for entry in sorted(entries, key=lambda e: e.order):
+        archive_page = counters.setdefault("all", Counter()).allocate(page_size)
+        tag_pages = tuple((tag, counters.setdefault(f"tag:{tag}", Counter()).allocate(page_size)) for tag in entry.tags)
+        placed[entry.slug] = replace(entry, archive_page=archive_page, tag_pages=tag_pages)
+    return placed, counters
 
 
 def with_positions(entry: Entry, previous: Entry | None, model: SiteModel, page_size: int, shard_size: int) -> Entry:
