@@ -638,10 +638,11 @@ def main(argv: list[str] | None = None) -> int:
                 build(site)
                 collect(site, generated.bundle_slug if site.name == "corpus" else None)
             home = next((p for p in sites[1].pages if p.kind == "home"), None)
-            applied = home is not None and corpus.TITLE in home.html
-            sites[1].notes.append(
-                f"site config applied (edgepub.toml title on the home page): {'yes' if applied else 'no'}"
-            )
+            # the site is the user's: its edgepub.toml title and its theme override on the home page
+            for what, marker in (("edgepub.toml title", corpus.TITLE), ("theme override", corpus.THEME_MARKER)):
+                if home is None or marker not in home.html:
+                    sites[1].problems.append(f"the {what} is not on the home page ({marker!r})")
+            sites[1].notes.append("site config and theme override applied: checked on the home page")
             for alias, target in generated.redirects.items():
                 page = next((p for p in sites[1].pages if p.file == alias.lstrip("/") + "index.html"), None)
                 if page is None or page.kind != "redirect" or target not in page.html:

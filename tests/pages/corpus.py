@@ -35,7 +35,16 @@ BUNDLE = "diagram-bundle"
 # of the base template here so the gate checks a custom theme too, e.g.
 #     "base.html": '{% extends "builtin/base.html" %}...'  (whatever form the override takes)
 # and list in its markup a marker that check_pages can look for on the home page.
-THEME_TEMPLATES: dict[str, str] = {}
+THEME_TEMPLATES: dict[str, str] = {
+    # the site's own frame around every page: its stylesheet after the built-in one, its footer note
+    "base.html": (
+        '{% extends "builtin/base.html" %}\n'
+        "{% block styles %}{{ super() }}\n"
+        '<link rel="stylesheet" href="{{ site.asset(\'css/site.css\') }}">\n{% endblock %}\n'
+        '{% block footer %}<p class="theme-note">{{ site.footer }} (a custom theme)</p>{% endblock %}\n'
+    ),
+}
+THEME_MARKER = '<p class="theme-note">'  # check_pages looks for it on the home page
 
 FAVICON_SVG = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
