@@ -556,7 +556,7 @@ def lighthouse_section(results: Results) -> str:
         f"Debian's Chromium {results.axe.get('browser', '')} headless. The site is the generated corpus of "
         "`tests/pages/corpus.py` built by `edgepub build` and served on loopback by Python's http.server "
         "(no compression, no CDN). `make check-pages` prints these on every run; only `--write-docs` writes them "
-        "here, and `make bench` rewrites this page without them: run it after `make bench`.",
+        "here (`make bench` rewrites the rest of this page and keeps this section as it is).",
         "",
         "| page | " + " | ".join(names.values()) + " |",
         "|---|" + "---|" * len(names),
