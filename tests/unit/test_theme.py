@@ -187,3 +187,21 @@ def test_a_template_compiles_in_the_sandbox_or_is_refused_with_its_line():
     with pytest.raises(InvalidSource) as caught:
         check_templates(SiteSpec(templates=(("tag.html", "a\nb\n{{ x.__class__ }}"),)))
     assert caught.value.source == "theme/templates/tag.html" and caught.value.problems[0].line == 3
+
+
+def test_a_template_that_fails_only_on_some_article_is_reported_and_that_page_built_in(tmp_path):
+    src, out = site_folder(tmp_path), tmp_path / "out"
+    (src / "theme" / "templates" / "base.html").unlink()
+    # passes the sample render; fails on an article whose title is "Boom"
+    (src / "theme" / "templates" / "article.html").write_text(
+        '{% extends "builtin/article.html" %}{% block title %}Read: {{ a.title }}'
+        '{% if a.title == "Boom" %}\n{{ nothing.here }}{% endif %}{% endblock %}'
+    )
+    (src / "content" / "boom.md").write_text(ARTICLE.format(title="Boom", month=3))
+    report = build(src, out, Settings(), workers=2)  # the page may fail in a worker process
+    assert "<title>Read: Plain</title>" in (out / "plain" / "index.html").read_text()
+    boom = (out / "boom" / "index.html").read_text()
+    assert "<h1>Boom</h1>" in boom and "Read: Boom" not in boom  # published, with the built-in template
+    [rejected] = report.rejected
+    assert rejected.source_key == "theme/templates/article.html" and "line 2" in rejected.reason
+    assert (out / ".edgepub" / "rejected" / "theme" / "templates" / "article.html.json").is_file()

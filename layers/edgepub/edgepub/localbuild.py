@@ -26,6 +26,7 @@ from edgepub.readers import supported
 from edgepub.settings import Settings
 from edgepub.site import Entry
 from edgepub.state import changed_by_time
+from edgepub.theme import TEMPLATES_PREFIX
 
 
 @dataclass
@@ -159,6 +160,13 @@ def build(
         report.site = theme
         if theme is not None and theme.action == "rejected":
             report.outcomes.insert(0, theme)
+        # a theme template that failed on a page (built without it) is reported where the
+        # worker process that rendered the page wrote its report
+        for name, _ in publisher.spec.templates:
+            key = TEMPLATES_PREFIX + name
+            found = sources.read_report(key)
+            if found is not None and not any(o.source_key == key for o in report.outcomes):
+                report.outcomes.append(Outcome(key, "rejected", reason=str(found.get("error", ""))))
         for key, digest in report.hashes.items():
             stamps.record(key, file_of(key), digest)
         stamps.keep_only(set(keys))
@@ -188,7 +196,8 @@ def use_site(publisher: Publisher) -> Outcome:
         return Outcome(CONFIG_KEY, "unchanged", reason="site config and theme")
     written = publisher.store_assets(files.assets)
     save_spec(publisher.index, files.spec)
-    publisher.sources.delete_report(CONFIG_KEY)
+    for stale in [CONFIG_KEY, *(TEMPLATES_PREFIX + name for name, _ in files.spec.templates)]:
+        publisher.sources.delete_report(stale)  # reports about an earlier theme
     return Outcome(CONFIG_KEY, "published", written=[p.path for p in written], reason="site config or theme changed")
 
 

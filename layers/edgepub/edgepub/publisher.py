@@ -60,6 +60,7 @@ from edgepub.theme import (
     load_spec,
     read_site,
     relative_refs,
+    render_failure,
     save_spec,
 )
 
@@ -177,6 +178,7 @@ class Publisher:
         self.fanout: Callable[[], int] | None = None
         self.workers = workers  # processes rendering a large plan (local builds); 1 in Lambda
         self._unrepaired: list[str] = []  # paths changed under a lease that was taken over (see lease)
+        self.theme_failures: dict[str, Outcome] = {}  # theme files that failed on a page (see _render)
 
     # -- the story --------------------------------------------------------------
 
@@ -724,16 +726,35 @@ class Publisher:
         return self._render(ref, site_plan, articles)
 
     def _render(self, ref: PageRef, site_plan: SitePlan, articles: Mapping[str, Article]) -> Page | None:
+        """Render one page with the site's theme. A theme template that fails on this page
+        (the sample render passed, this article's data does not) is reported like a
+        rejected source, and the page is rendered with the built-in templates instead: a
+        theme never stops an article from publishing."""
+        try:
+            return self._render_with(self.renderer, ref, site_plan, articles)
+        except Exception as error:
+            failure = render_failure(error) if self.spec.templates else None
+            if failure is None:
+                raise
+            if failure.source not in self.theme_failures:  # reported once per process, not once per page
+                self.theme_failures[failure.source] = self.reject(failure.source, failure)
+            log.warning("%s; %s rendered with the built-in templates", failure.describe(), ref.path)
+            fallback = Renderer(self.settings, replace(self.spec, templates=()))
+            return self._render_with(fallback, ref, site_plan, articles)
+
+    def _render_with(
+        self, renderer: Renderer, ref: PageRef, site_plan: SitePlan, articles: Mapping[str, Article]
+    ) -> Page | None:
         after = site_plan.after
         if ref.kind != "article":
-            return self.renderer.site_page(ref, after, self.layout)
+            return renderer.site_page(ref, after, self.layout)
         entry = after.entries[ref.args[0]]
         article = articles.get(entry.slug) or self._reload(entry)
         if article is None:
             return None
         notice = OUTDATED_NOTICE if self.settings.outdated_notice and entry.outdated else ""
-        page = self.renderer.article(
-            article, similar=self.renderer.similar_of(entry, after), notice=notice, assets=dict(entry.assets)
+        page = renderer.article(
+            article, similar=renderer.similar_of(entry, after), notice=notice, assets=dict(entry.assets)
         )
         return replace(page, source_version=entry.source_version)
 
