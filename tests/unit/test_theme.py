@@ -205,3 +205,67 @@ def test_a_template_that_fails_only_on_some_article_is_reported_and_that_page_bu
     [rejected] = report.rejected
     assert rejected.source_key == "theme/templates/article.html" and "line 2" in rejected.reason
     assert (out / ".edgepub" / "rejected" / "theme" / "templates" / "article.html.json").is_file()
+
+
+def test_code_samples_and_links_to_pages_are_not_bundle_references(tmp_path):
+    src, out = site_folder(tmp_path), tmp_path / "out"
+    sample = ARTICLE.format(title="Code", month=4) + (
+        '\nUse `<img src="logo.png">` or:\n\n```html\n<link href="site.css" rel="stylesheet">\n```\n\n'
+        "See [the site](example.com) and [the notes](notes.html).\n"
+    )
+    (src / "content" / "code.md").write_text(sample)
+    report = build(src, out, Settings(), workers=1)
+    assert not report.rejected, [o.reason for o in report.rejected]
+    html = (out / "code" / "index.html").read_text()
+    assert "&lt;img src=" in html and 'href="example.com"' in html
+
+
+def test_a_scheduled_bundle_has_its_files_stored_before_it_goes_live(tmp_path):
+    src, out = site_folder(tmp_path), tmp_path / "out"
+    held = (src / "content" / "diagrams" / "index.md").read_text().replace("tags:", "publishDate: 2099-01-01\ntags:")
+    (src / "content" / "diagrams" / "index.md").write_text(held)
+    report = build(src, out, Settings(), workers=1)
+    assert report.count("held") == 1 and not (out / "diagrams" / "index.html").exists()
+    # the scheduler's transition renders the page from the index alone: its image must be there already
+    assert len(list((out / "diagrams").glob("diagram.*.png"))) == 1
+
+
+def test_a_file_deep_in_a_bundle_belongs_to_the_bundles_article():
+    from edgepub.index import MemoryIndex
+    from edgepub.local import MemoryPageStore, MemorySourceStore, RecordingPurger
+    from edgepub.publisher import Publisher
+
+    sources = MemorySourceStore()
+    sources.put("content/x/index.md", b"---\ntitle: X\n---\n![d](img/d.png)\n")
+    publisher = Publisher(Settings(), sources, MemoryPageStore(), RecordingPurger(), MemoryIndex())
+    assert publisher.bundle_index("content/x/img/d.png") == "content/x/index.md"
+    assert publisher.bundle_index("content/y/img/d.png") is None
+    assert publisher.bundle_index("content/loose.png") is None
+
+
+def test_a_template_that_runs_on_is_stopped_and_named():
+    from edgepub.render import check_theme
+
+    spin = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    spec = SiteSpec(templates=(("home.html", spin),))
+    with pytest.raises(InvalidSource, match=r"theme/templates/home.html: .*took over"):
+        check_theme(Settings(), spec)
+
+
+def test_an_interrupted_build_renders_with_the_new_theme_next_time(tmp_path, monkeypatch):
+    from edgepub import localbuild
+
+    src, out = site_folder(tmp_path), tmp_path / "out"
+    build(src, out, Settings(), workers=1)
+    (src / "edgepub.toml").write_bytes(CONFIG.replace(b"Field Notes", b"Renamed Notes"))
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(localbuild, "publish_all", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build(src, out, Settings(), workers=1)
+    monkeypatch.undo()
+    report = build(src, out, Settings(), workers=1)
+    assert report.site is not None and report.site.action == "published"
+    assert "Renamed Notes" in (out / "plain" / "index.html").read_text()

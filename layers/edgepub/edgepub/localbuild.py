@@ -158,6 +158,10 @@ def build(
             bundle=bundle,
         )
         report.site = theme
+        if theme is not None and theme.action == "published":
+            from edgepub.theme import save_spec
+
+            save_spec(index, replace(publisher.spec, fanned_out=True))  # every page rendered with it
         if theme is not None and theme.action == "rejected":
             report.outcomes.insert(0, theme)
         # a theme template that failed on a page (built without it) is reported where the
@@ -192,10 +196,11 @@ def use_site(publisher: Publisher) -> Outcome:
         publisher.use_spec(current)
         return publisher.reject(error.source, error)
     publisher.use_spec(files.spec)
-    if files.spec.digest == current.digest:
+    if files.spec.digest == current.digest and current.fanned_out:
         return Outcome(CONFIG_KEY, "unchanged", reason="site config and theme")
     written = publisher.store_assets(files.assets)
-    save_spec(publisher.index, files.spec)
+    # every page is rendered with it by this build; marked done after (an interrupted build redoes it)
+    save_spec(publisher.index, replace(files.spec, fanned_out=False))
     for stale in [CONFIG_KEY, *(TEMPLATES_PREFIX + name for name, _ in files.spec.templates)]:
         publisher.sources.delete_report(stale)  # reports about an earlier theme
     return Outcome(CONFIG_KEY, "published", written=[p.path for p in written], reason="site config or theme changed")
@@ -297,8 +302,7 @@ def publish_all(
                 moved = (*moved, previous.path)
         entry = publisher.mark_outdated(entry_for(article, "", digest, model.entries.get(article.slug), now, moved))
         entry = replace(entry, assets=tuple((name, page.path) for name, page in assets))
-        if entry.live:
-            publisher.store_assets([page for _, page in assets])
+        publisher.store_assets([page for _, page in assets])  # live or not yet (see Publisher._sync)
         changes[article.slug] = entry
         articles[article.slug] = article
         record = index.source(key)

@@ -104,6 +104,7 @@ class Applied:
     committed: bool = False  # the index changed (and the change's source records with it)
 
 
+MAX_BUNDLE_FILES = 50  # files one article may reference from its bundle (each at most 10 MB, read when it publishes)
 REFRESH_CHUNK = 200  # site pages refreshed per lease and commit (refresh_site_pages)
 COMMIT_ATTEMPTS = 3  # a change whose commit is refused (another writer won) starts again from fresh state
 TAG_ITEM = "cache-tag:"  # marks a cache tag among the URLs pending purge
@@ -202,10 +203,11 @@ class Publisher:
 
     def use_spec(self, spec: SiteSpec) -> None:
         """Render with this config and theme from now on."""
-        if spec.digest != self.spec.digest or self.renderer.spec is not spec:
+        if spec.digest != self.spec.digest:
             self.spec = spec
             self.renderer = Renderer(self.settings, spec)
             self.layout = spec.config.layout(self.base_layout)
+            self.theme_failures = {}  # a new theme: its failures are reported anew
 
     def read_site(self) -> SiteFiles:
         """The config and theme in the sources now, checked: compiled in the sandbox and a
@@ -220,14 +222,15 @@ class Publisher:
         good and differs from the one in use, publish its static files, make it the site's,
         and render every page again (only pages whose bytes change are written and purged).
         A broken theme is reported like a rejected source and the site keeps the last good one.
-        Any order of events converges: each reads the bucket as it is, not what the event says."""
-        try:
-            files = self.read_site()
-        except InvalidSource as error:
-            outcome = self.reject(error.source, error)
-            return replace(outcome, source_key=key, reason=f"{outcome.reason} (the site keeps its last good theme)")
-        spec = files.spec
+        Any order of events converges: each reads the bucket as it is, under the lease, so
+        a read made before another writer's commit is never committed after it."""
         with self.lease():
+            try:
+                files = self.read_site()
+            except InvalidSource as error:
+                outcome = self.reject(error.source, error)
+                return replace(outcome, source_key=key, reason=f"{outcome.reason} (the site keeps its last good theme)")
+            spec = files.spec
             current = load_spec(self.index)
             if current.digest == spec.digest and current.fanned_out:
                 self.use_spec(current)
@@ -235,12 +238,13 @@ class Publisher:
             written = self.store_assets(files.assets)
             save_spec(self.index, replace(spec, fanned_out=False))  # a crash from here on fans out again
             self.use_spec(spec)
+            # reports about earlier versions go now: a page that fails with this one reports anew
+            for stale in [CONFIG_KEY, *(TEMPLATES_PREFIX + name for name, _ in spec.templates)]:
+                self.sources.delete_report(stale)
         queued = self.fanout() if self.fanout is not None else len(self.rerender_all().written)
         with self.lease():
             if load_spec(self.index).digest == spec.digest:
                 save_spec(self.index, replace(spec, fanned_out=True))
-        for stale in [CONFIG_KEY, *(TEMPLATES_PREFIX + name for name, _ in spec.templates)]:
-            self.sources.delete_report(stale)
         how = "queued for rendering" if self.fanout is not None else "rewritten"
         return Outcome(
             key,
@@ -277,12 +281,13 @@ class Publisher:
     def bundle_index(self, key: str) -> str | None:
         """The article of the page bundle a file is in (content/<name>/index.md), if any."""
         folder = posixpath.dirname(key)
-        if not folder or folder + "/" == self.settings.source_prefix:
-            return None
-        articles = [
-            k for k in self.sources.list_keys(folder + "/") if is_bundle_index(k) and posixpath.dirname(k) == folder
-        ]
-        return articles[0] if articles else None
+        while folder and folder + "/" != self.settings.source_prefix:  # content/x/img/d.png is x's
+            keys = self.sources.list_keys(folder + "/")
+            articles = [k for k in keys if is_bundle_index(k) and posixpath.dirname(k) == folder]
+            if articles:
+                return articles[0]
+            folder = posixpath.dirname(folder)
+        return None
 
     def bundle_assets(self, key: str, article: Article) -> list[tuple[str, Page]]:
         """The files of the article's page bundle that it references, as pages at
@@ -292,6 +297,8 @@ class Publisher:
         refs = [*refs, *(img.url for img in article.images if _relative(img.url))]
         if not refs:
             return []
+        if len(refs) > MAX_BUNDLE_FILES:
+            raise InvalidSource.single(key, "body", f"references {len(refs)} files; the limit is {MAX_BUNDLE_FILES}")
         folder = posixpath.dirname(key)
         in_bundle = is_bundle_index(key) and folder + "/" != self.settings.source_prefix
         files = {}
@@ -461,8 +468,9 @@ class Publisher:
             return self.reject(key, error), rejected, False
 
         new_record = recorded(entry.slug, entry.status, obj.version_id)
-        if entry.live:
-            self.store_assets([page for _, page in assets])
+        # stored whether or not the article is live yet: a scheduled one goes live by the
+        # scheduler's transition, which renders its page but reads no bundle
+        self.store_assets([page for _, page in assets])
         changes: dict[str, Entry | None] = {entry.slug: entry}
         if owned is not None and owned.slug != entry.slug:
             changes[owned.slug] = None
@@ -736,8 +744,12 @@ class Publisher:
             failure = render_failure(error) if self.spec.templates else None
             if failure is None:
                 raise
-            if failure.source not in self.theme_failures:  # reported once per process, not once per page
-                self.theme_failures[failure.source] = self.reject(failure.source, failure)
+            if failure.source not in self.theme_failures:  # reported once per theme and process, not per page
+                try:
+                    self.theme_failures[failure.source] = self.reject(failure.source, failure)
+                except Exception:  # a function whose role writes no reports (scheduler, ops): the log says it
+                    log.exception("could not write the report for %s", failure.source)
+                    self.theme_failures[failure.source] = Outcome(failure.source, "rejected", reason=str(failure))
             log.warning("%s; %s rendered with the built-in templates", failure.describe(), ref.path)
             fallback = Renderer(self.settings, replace(self.spec, templates=()))
             return self._render_with(fallback, ref, site_plan, articles)

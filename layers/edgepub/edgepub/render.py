@@ -8,7 +8,8 @@ safe); it is never compiled as a template.
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Protocol
@@ -303,23 +304,12 @@ print("hello")
 def check_theme(settings: Settings, spec: SiteSpec) -> None:
     """Render a sample site with the spec: every page kind once. Any error is an
     InvalidSource naming the template file and line (or edgepub.toml)."""
-    from edgepub.plan import plan
-    from edgepub.publisher import entry_for
     from edgepub.readers import read_article
 
     article = read_article("content/theme-check.md", _SAMPLE)
     try:
-        renderer = Renderer(settings, spec)
-        now = datetime(2026, 1, 3, tzinfo=UTC)
-        entry = entry_for(article, "1", "0" * 64, None, now, ())
-        layout = spec.config.layout()
-        site_plan = plan(SiteModel(), {entry.slug: entry}, layout)
-        for ref in sorted(site_plan.render):
-            if ref.kind == "article":
-                renderer.article(article, similar=[entry], notice="A notice.")
-            else:
-                renderer.site_page(ref, site_plan.after, layout)
-        renderer.not_found()
+        with _time_limit(CHECK_SECONDS):
+            _render_sample(settings, spec, article)
     except InvalidSource:
         raise
     except Exception as error:
@@ -327,3 +317,46 @@ def check_theme(settings: Settings, spec: SiteSpec) -> None:
         if failure is None:
             raise
         raise failure from None
+
+
+CHECK_SECONDS = 5.0  # a theme's sample site renders in milliseconds; a loop that runs on is refused
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Interrupt the block after `seconds` (in the main thread, as in Lambda and the CLI;
+    elsewhere the block runs unlimited)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimeoutError(f"rendering took over {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _render_sample(settings: Settings, spec: SiteSpec, article: Article) -> None:
+    from edgepub.plan import plan
+    from edgepub.publisher import entry_for
+
+    renderer = Renderer(settings, spec)
+    now = datetime(2026, 1, 3, tzinfo=UTC)
+    entry = entry_for(article, "1", "0" * 64, None, now, ())
+    layout = spec.config.layout()
+    site_plan = plan(SiteModel(), {entry.slug: entry}, layout)
+    for ref in sorted(site_plan.render):
+        if ref.kind == "article":
+            renderer.article(article, similar=[entry], notice="A notice.")
+        else:
+            renderer.site_page(ref, site_plan.after, layout)
+    renderer.not_found()

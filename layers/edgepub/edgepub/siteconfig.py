@@ -50,7 +50,6 @@ class SiteConfig:
     home_size: int = 0
     tag_front_size: int = 0
     feed_size: int = 0
-    similar_count: int = 0
 
     def layout(self, base: Layout | None = None) -> Layout:
         """The page sizes this file sets, over `base` (sizes apply to new archive positions;
@@ -97,7 +96,7 @@ _TERRITORY = {
     "sl": "sl_SI",
     "et": "et_EE",
 }
-_SIZES = ("page_size", "home_size", "tag_front_size", "feed_size", "similar_count")
+_SIZES = ("page_size", "home_size", "tag_front_size", "feed_size")
 _STRINGS = ("title", "description", "base_url", "language", "locale", "favicon", "share_image", "date_format", "footer")
 
 

@@ -46,7 +46,9 @@ TEMPLATE_EXTENSIONS = (".html", ".xml", ".txt")
 MAX_TEMPLATE_BYTES = 256 * 1024
 MAX_TEMPLATES = 100
 MAX_STATIC_BYTES = 10 * 1024 * 1024
-MAX_STATIC_FILES = 500
+MAX_STATIC_FILES = 200
+MAX_STATIC_TOTAL = 100 * 1024 * 1024  # read in one publish function (512 MB)
+MAX_SPEC_BYTES = 300 * 1024  # config and templates, kept in one index item (DynamoDB: 400 KB)
 MAX_REPEAT = 100_000  # the longest string or list a template may make with * (and the sandbox's range limit)
 
 
@@ -151,6 +153,15 @@ def read_site(store: SourceStore) -> SiteFiles:
             THEME_PREFIX, "theme", f"has more than {MAX_TEMPLATES} templates or {MAX_STATIC_FILES} static files"
         )
     spec = SiteSpec(config=config, config_text=config_text, templates=tuple(templates), static=tuple(static))
+    size = len(spec.to_json().encode("utf-8"))
+    if size > MAX_SPEC_BYTES:
+        raise InvalidSource.single(
+            TEMPLATES_PREFIX,
+            "theme",
+            f"edgepub.toml and the templates come to {size} bytes; the limit is {MAX_SPEC_BYTES}",
+        )
+    if sum(len(page.body) for page in assets) > MAX_STATIC_TOTAL:
+        raise InvalidSource.single(STATIC_PREFIX, "theme", f"the static files come to over {MAX_STATIC_TOTAL} bytes")
     for name in ("publisher_logo", "favicon", "share_image"):
         value = getattr(config, name)
         if value and not value.startswith(("http://", "https://")) and spec.asset_path(value) is None:
@@ -302,18 +313,26 @@ def render_failure(error: BaseException) -> InvalidSource | None:
     return InvalidSource(where, [Problem("template", message, line, 1 if line else 0)])
 
 
-ASSET_REF = re.compile(r'(?P<attr>\b(?:src|href))="(?P<url>[^"#?:]+)"')
+# The src of an <img> and the href of an <a>, in sanitized HTML: only real tags (text, code
+# samples included, has its "<" escaped) and only relative URLs (no scheme, fragment or query).
+ASSET_REF = re.compile(r'(?P<head><(?P<tag>img|a)\b[^<>]*?\s(?:src|href)=")(?P<url>[^"#?:]+)"')
+# what a link to a file (not to a page) ends with: a link like [site](example.com) is not one
+FILE_EXTENSIONS = frozenset(
+    {".avif", ".csv", ".gif", ".gz", ".jpeg", ".jpg", ".json", ".m4a", ".mp3", ".mp4", ".ogg", ".pdf"}
+    | {".png", ".svg", ".tar", ".tgz", ".txt", ".wav", ".webm", ".webp", ".xml", ".zip"}
+)
 
 
 def relative_refs(html: str) -> Sequence[str]:
-    """The relative file references of a body (`diagram.png`, `./files/a.pdf`): what a page
-    bundle must hold. Site paths, fragments and URLs with a scheme are not among them."""
+    """The relative file references of a body: every image (`diagram.png`) and every link to
+    a file (`./files/a.pdf`), what a page bundle must hold. Site paths and URLs with a scheme
+    are not among them."""
     found = []
     for match in ASSET_REF.finditer(html):
         url = match.group("url")
         if url.startswith(("/", "..")) or "." not in posixpath.basename(url):
             continue
-        if posixpath.splitext(url)[1].lower() in (".html", ".htm"):
+        if match.group("tag") == "a" and posixpath.splitext(url)[1].lower() not in FILE_EXTENSIONS:
             continue
         found.append(posixpath.normpath(url))
     return list(dict.fromkeys(found))
@@ -323,8 +342,7 @@ def rewrite_refs(html: str, urls: Mapping[str, str]) -> str:
     """Point a body's relative file references at their published URLs."""
 
     def swap(match: re.Match[str]) -> str:
-        url = match.group("url")
-        target = urls.get(posixpath.normpath(url))
-        return f'{match.group("attr")}="{target}"' if target else match.group(0)
+        target = urls.get(posixpath.normpath(match.group("url")))
+        return f'{match.group("head")}{target}"' if target else match.group(0)
 
     return ASSET_REF.sub(swap, html)
