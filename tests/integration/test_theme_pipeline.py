@@ -50,6 +50,17 @@ def test_a_theme_change_rewrites_and_purges_only_the_pages_it_changes(stack):
     purged = [u for p in stack.cloudflare.state.purges[purges:] for u in p.items]
     assert sorted(purged) == [f"{URL}/first/", f"{URL}/second/", f"{URL}/third/"]
 
+    # a stylesheet no template names yet: stored at its fingerprinted URL, no page changes, nothing purged
+    purges = len(stack.cloudflare.state.purges)
+    upload(stack, "theme/static/site.css", b"body{color:#222}")
+    stack.run_until_idle()
+    now = versions(stack)
+    assert sorted(k for k in now if now[k] != after.get(k)) == ["static/site.2b64f6b6da.css"]
+    assert len(stack.cloudflare.state.purges) == purges
+    head = stack.s3.head_object(Bucket=stack.site_bucket, Key="static/site.2b64f6b6da.css")
+    assert head["ContentType"] == "text/css; charset=utf-8" and "immutable" in head["CacheControl"]
+    after = now
+
     # the same theme again (a duplicate event): nothing is written or purged
     purges = len(stack.cloudflare.state.purges)
     upload(stack, "theme/templates/article.html", OVERRIDE)
