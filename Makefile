@@ -23,10 +23,8 @@ venv: $(STAMP) ## create .venv with edgepub and its development tools
 demo: $(STAMP) ## run the pipeline on the embedded stack and show what it published and purged
 	$(BIN)/edgepub demo
 
-# One pytest worker per CPU (pytest-xdist): every test starts its own embedded stack
-# on ports of its own, so they run side by side (6.7 min instead of 10.8 on 2 CPUs).
 test: $(STAMP) ## run the test suite (unit tests and the embedded stack over HTTP)
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest
 
 lint: $(STAMP) ## ruff, mypy --strict and cfn-lint
 	$(BIN)/ruff check .
