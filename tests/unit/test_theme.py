@@ -91,7 +91,7 @@ def test_a_site_folder_builds_with_its_config_theme_and_bundle(tmp_path):
     # the bundle's image: published under the article at a fingerprinted name, the page pointing at it
     images = list((out / "diagrams").glob("diagram.*.png"))
     assert len(images) == 1 and images[0].read_bytes() == png(3, 2)
-    assert f'src="https://notes.example.org/diagrams/{images[0].name}"' in article
+    assert f'<img width="3" height="2" src="https://notes.example.org/diagrams/{images[0].name}"' in article
     assert 'src="diagram.png"' not in article
     home = (out / "index.html").read_text()
     assert "Field Notes" in home and "Published with edgepub" not in home
@@ -269,3 +269,27 @@ def test_an_interrupted_build_renders_with_the_new_theme_next_time(tmp_path, mon
     report = build(src, out, Settings(), workers=1)
     assert report.site is not None and report.site.action == "published"
     assert "Renamed Notes" in (out / "plain" / "index.html").read_text()
+
+
+def test_image_sizes_come_from_the_file_header():
+    from edgepub.theme import image_size
+
+    jpeg = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    jpeg += b"\xff\xc0\x00\x11\x08\x01\xe0\x02\x80\x03\x01\x22\x00\x02\x11\x01\x03\x11\x01"
+    webp = b"RIFF\x00\x00\x00\x00WEBPVP8X\x0a\x00\x00\x00\x00\x00\x00\x00" + (99).to_bytes(3, "little")
+    webp += (49).to_bytes(3, "little")
+    assert image_size(png(3, 2)) == (3, 2)
+    assert image_size(b"GIF89a\x05\x00\x07\x00") == (5, 7)
+    assert image_size(jpeg) == (640, 480)
+    assert image_size(webp) == (100, 50)
+    assert image_size(b"\x89PNG\r\n\x1a\n") == (0, 0)  # cut short: no size, no error
+    assert image_size(b"%PDF-1.7") == (0, 0)
+
+
+def test_a_size_the_author_gave_is_kept():
+    from edgepub.theme import rewrite_refs
+
+    html = '<p><img src="a.png" width="10" alt="x"></p>'
+    assert rewrite_refs(html, {"a.png": ("https://x/a.1.png", 5, 5)}) == (
+        '<p><img src="https://x/a.1.png" width="10" alt="x"></p>'
+    )

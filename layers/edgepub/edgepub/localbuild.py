@@ -26,7 +26,7 @@ from edgepub.readers import supported
 from edgepub.settings import Settings
 from edgepub.site import Entry
 from edgepub.state import changed_by_time
-from edgepub.theme import TEMPLATES_PREFIX
+from edgepub.theme import TEMPLATES_PREFIX, image_size
 
 
 @dataclass
@@ -301,7 +301,7 @@ def publish_all(
             if previous.live:
                 moved = (*moved, previous.path)
         entry = publisher.mark_outdated(entry_for(article, "", digest, model.entries.get(article.slug), now, moved))
-        entry = replace(entry, assets=tuple((name, page.path) for name, page in assets))
+        entry = replace(entry, assets=tuple((name, page.path, *image_size(page.body)) for name, page in assets))
         publisher.store_assets([page for _, page in assets])  # live or not yet (see Publisher._sync)
         changes[article.slug] = entry
         articles[article.slug] = article

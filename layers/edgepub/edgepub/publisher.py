@@ -56,6 +56,7 @@ from edgepub.theme import (
     SiteSpec,
     asset_page,
     check_templates,
+    image_size,
     is_site_key,
     load_spec,
     read_site,
@@ -460,7 +461,7 @@ class Publisher:
             entry = self.mark_outdated(
                 entry_for(article, obj.version_id, sha256(obj.data), previous, self.clock(), moved)
             )
-            entry = replace(entry, assets=tuple((name, page.path) for name, page in assets))
+            entry = replace(entry, assets=tuple((name, page.path, *image_size(page.body)) for name, page in assets))
         except InvalidSource as error:
             if isinstance(found, Article):  # read and valid, refused a slug or path another source holds
                 self.index.wait_for(found.path, key)  # under the lease: the holder's release sees it
@@ -766,7 +767,10 @@ class Publisher:
             return None
         notice = OUTDATED_NOTICE if self.settings.outdated_notice and entry.outdated else ""
         page = renderer.article(
-            article, similar=renderer.similar_of(entry, after), notice=notice, assets=dict(entry.assets)
+            article,
+            similar=renderer.similar_of(entry, after),
+            notice=notice,
+            assets={a[0]: a[1:] for a in entry.assets},
         )
         return replace(page, source_version=entry.source_version)
 

@@ -127,12 +127,13 @@ class Renderer:
         article: Article,
         similar: Sequence[Linkable] = (),
         notice: str = "",
-        assets: Mapping[str, str] | None = None,
+        assets: Mapping[str, tuple[str, int, int]] | None = None,
     ) -> Page:
-        """The article's page; `assets` maps its page bundle's files (relative names) to their URL paths."""
+        """The article's page; `assets` maps its page bundle's files (relative names) to their
+        URL paths and, for images, their width and height (0 when unknown)."""
         body = to_html(article.body)
         if assets:
-            body = rewrite_refs(body, {name: self.url(path) for name, path in assets.items()})
+            body = rewrite_refs(body, {name: (self.url(path), w, h) for name, (path, w, h) in assets.items()})
         image = article.images[0].url if article.images else first_image(body) or self.site.share_image
         html = self.env.get_template("article.html").render(
             site=self.site,

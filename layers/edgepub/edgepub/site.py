@@ -57,8 +57,9 @@ class Entry:
     tag_pages: tuple[tuple[str, int], ...] = ()
     sitemap_shard: int = 0
     similar: tuple[str, ...] = ()
-    # the page bundle's files: (name relative to the source, fingerprinted URL path)
-    assets: tuple[tuple[str, str], ...] = ()
+    # the page bundle's files: (name relative to the source, fingerprinted URL path, width,
+    # height: an image's size in pixels, 0 when not an image edgepub can measure)
+    assets: tuple[tuple[str, str, int, int], ...] = ()
 
     @property
     def path(self) -> str:
@@ -127,7 +128,7 @@ class Entry:
             if name == "tag_pages":
                 value = tuple((str(t), int(n)) for t, n in value)
             elif name == "assets":
-                value = tuple((str(a), str(p)) for a, p in value)
+                value = tuple((str(a), str(p), int(w), int(h)) for a, p, w, h in value)
             elif isinstance(value, list):
                 value = tuple(value)
             elif name in _INTEGERS:
@@ -154,7 +155,7 @@ def entries_from_rows(names: list[str], rows: list[list[Any]]) -> dict[str, Entr
         for i in _TUPLES:
             row[i] = tuple(row[i])
         row[_TAG_PAGES] = tuple((t, n) for t, n in row[_TAG_PAGES])
-        row[_ASSETS] = tuple((a, p) for a, p in row[_ASSETS])
+        row[_ASSETS] = tuple((a, p, w, h) for a, p, w, h in row[_ASSETS])
         entry = Entry(*row)
         entries[entry.slug] = entry
     return entries

@@ -338,11 +338,71 @@ def relative_refs(html: str) -> Sequence[str]:
     return list(dict.fromkeys(found))
 
 
-def rewrite_refs(html: str, urls: Mapping[str, str]) -> str:
-    """Point a body's relative file references at their published URLs."""
+def rewrite_refs(html: str, urls: Mapping[str, tuple[str, int, int]]) -> str:
+    """Point a body's relative file references at their published URLs; an image whose
+    tag gives no size gets the file's width and height, so the page reserves its space."""
 
     def swap(match: re.Match[str]) -> str:
-        target = urls.get(posixpath.normpath(match.group("url")))
-        return f'{match.group("head")}{target}"' if target else match.group(0)
+        found = urls.get(posixpath.normpath(match.group("url")))
+        if not found:
+            return match.group(0)
+        url, width, height = found
+        head = match.group("head")
+        tag = match.string[match.start() : match.string.find(">", match.end()) + 1]  # the whole <img ...>
+        if match.group("tag") == "img" and width and height and not re.search(r"\s(?:width|height)=", tag):
+            head = head.replace("<img", f'<img width="{width}" height="{height}"', 1)
+        return f'{head}{url}"'
 
     return ASSET_REF.sub(swap, html)
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """The width and height of a PNG, GIF, JPEG or WebP image from its header; (0, 0) for
+    anything else (or a header that does not add up)."""
+    import struct
+
+    try:
+        if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+            width, height = struct.unpack(">II", data[16:24])
+            return _sane(width, height)
+        if data[:6] in (b"GIF87a", b"GIF89a"):
+            width, height = struct.unpack("<HH", data[6:10])
+            return _sane(width, height)
+        if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            kind = data[12:16]
+            if kind == b"VP8X":
+                return _sane(1 + int.from_bytes(data[24:27], "little"), 1 + int.from_bytes(data[27:30], "little"))
+            if kind == b"VP8 ":
+                width, height = struct.unpack("<HH", data[26:30])
+                return _sane(width & 0x3FFF, height & 0x3FFF)
+            if kind == b"VP8L":
+                bits = int.from_bytes(data[21:25], "little")
+                return _sane((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
+        if data[:2] == b"\xff\xd8":
+            return _jpeg_size(data)
+    except (struct.error, IndexError, ValueError):
+        pass
+    return (0, 0)
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    import struct
+
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            return (0, 0)
+        marker = data[i + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # no length
+            i += 2
+            continue
+        (length,) = struct.unpack(">H", data[i + 2 : i + 4])
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start of frame
+            height, width = struct.unpack(">HH", data[i + 5 : i + 9])
+            return _sane(width, height)
+        i += 2 + length
+    return (0, 0)
+
+
+def _sane(width: int, height: int) -> tuple[int, int]:
+    return (width, height) if 0 < width <= 65535 and 0 < height <= 65535 else (0, 0)
