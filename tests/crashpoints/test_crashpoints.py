@@ -145,6 +145,21 @@ class BundleSync(Sync):
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32  # bytes enough: the file is stored, not decoded
 
 
+def out_of_date_order(world: World) -> None:
+    """The three articles published newest first: their archive pages run against their dates."""
+    for name, data in (
+        ("c.md", md("Gamma", date="2026-01-03", tags=("edge",), body="Gamma body.")),
+        ("b.md", md("Beta", date="2026-01-02", tags=("cache", "edge"), body="Beta body.")),
+        ("a.md", md("Alpha", date="2026-01-01", tags=("cache",), body="Alpha body.")),
+    ):
+        world.publisher.sync(world.upload(name, data))
+
+
+def relayout(world: World) -> None:
+    """`edgepub relayout`: every listing laid out again in date order; run again, it changes nothing."""
+    ops.relayout(world.publisher)
+
+
 def with_schedule(world: World) -> None:
     base(world)
     world.publisher.sync(
@@ -203,6 +218,7 @@ SCENARIOS = [
     Scenario("republish everything through the publish queue", base, [republish_everything, drain]),
     Scenario("reconcile a lost notification", with_a_lost_notification, [reconcile, drain]),
     Scenario("drift repair", with_drift, [drift]),
+    Scenario("relayout of a site published out of date order", out_of_date_order, [relayout]),
     Scenario("theme change fanned out through the publish queue", one_article, [ThemeChange(), drain]),
     Scenario("page bundle with an image", base, [BundleSync("d/index.md", NEW_D + b"\n![Diagram](diagram.png)\n")]),
     Scenario("slug handover, delete first", base, [sync("a.md", None), sync("z.md", B_TAKES_A)]),
