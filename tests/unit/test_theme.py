@@ -13,6 +13,8 @@ from edgepub.localbuild import build
 from edgepub.settings import Settings
 from edgepub.siteconfig import parse_config
 from edgepub.theme import SiteSpec, check_templates
+from hypothesis import given
+from hypothesis import strategies as st
 
 ARTICLE = """---
 title: {title}
@@ -293,3 +295,36 @@ def test_a_size_the_author_gave_is_kept():
     assert rewrite_refs(html, {"a.png": ("https://x/a.1.png", 5, 5)}) == (
         '<p><img src="https://x/a.1.png" width="10" alt="x"></p>'
     )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "![d](diagram.png)",
+        "[the data](./files/data.csv)",
+        "![d][ref]\n\n[ref]: img/diagram.png",
+        '<img src="diagram.png" alt="">',
+        "<a href='report.pdf'>report</a>",
+        "![d]( <diagram.png> )",
+    ],
+)
+def test_every_file_reference_is_seen_before_the_body_is_rendered(body):
+    from edgepub.markdown import to_html
+    from edgepub.theme import might_reference_files, relative_refs
+
+    assert relative_refs(to_html(body)) and might_reference_files(body)
+
+
+def test_a_body_naming_no_relative_file_is_not_rendered_twice():
+    from edgepub.theme import might_reference_files
+
+    body = "See [docs](https://example.com/a.html), [home](/), [top](#top) and `x.png` in code.\n"
+    assert not might_reference_files(body)
+
+
+@given(st.text(alphabet="[]()<>!:/#.'\"= \nabcpngsrchef", max_size=80))
+def test_the_quick_look_never_misses_what_the_html_references(body):
+    from edgepub.markdown import to_html
+    from edgepub.theme import might_reference_files, relative_refs
+
+    assert might_reference_files(body) or not relative_refs(to_html(body))

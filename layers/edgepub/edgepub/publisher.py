@@ -59,6 +59,7 @@ from edgepub.theme import (
     image_size,
     is_site_key,
     load_spec,
+    might_reference_files,
     read_site,
     relative_refs,
     render_failure,
@@ -294,8 +295,8 @@ class Publisher:
         """The files of the article's page bundle that it references, as pages at
         fingerprinted URLs under the article's path; InvalidSource when it references a
         file that is not there (a plain article has no bundle: any relative file is missing)."""
-        refs = relative_refs(to_html(article.body))
-        refs = [*refs, *(img.url for img in article.images if _relative(img.url))]
+        # (front-matter images are http(s) URLs: the reader refuses anything else)
+        refs = relative_refs(to_html(article.body)) if might_reference_files(article.body) else []
         if not refs:
             return []
         if len(refs) > MAX_BUNDLE_FILES:
@@ -791,10 +792,6 @@ class Publisher:
 
 def is_bundle_index(key: str) -> bool:
     return posixpath.splitext(posixpath.basename(key))[0] == "index" and supported(key)
-
-
-def _relative(url: str) -> bool:
-    return bool(url) and ":" not in url.split("/")[0] and not url.startswith(("/", "#", "?", ".."))
 
 
 def rebuild_changes(model: SiteModel) -> dict[str, Entry | None]:

@@ -106,7 +106,13 @@ DEFAULT_SPEC = SiteSpec()
 def load_spec(index: Any) -> SiteSpec:
     """The last good spec the index holds (the built-in theme when there is none)."""
     text = index.cursor(SPEC_CURSOR)
-    return SiteSpec.from_json(text) if text else DEFAULT_SPEC
+    return _spec(text) if text else DEFAULT_SPEC
+
+
+@lru_cache(maxsize=4)
+def _spec(text: str) -> SiteSpec:
+    """Parsed once per process for each stored text: every lease loads the spec."""
+    return SiteSpec.from_json(text)
 
 
 def save_spec(index: Any, spec: SiteSpec) -> None:
@@ -321,6 +327,28 @@ FILE_EXTENSIONS = frozenset(
     {".avif", ".csv", ".gif", ".gz", ".jpeg", ".jpg", ".json", ".m4a", ".mp3", ".mp4", ".ogg", ".pdf"}
     | {".png", ".svg", ".tar", ".tgz", ".txt", ".wav", ".webm", ".webp", ".xml", ".zip"}
 )
+
+
+# Where Markdown can name a file: a link or image target, a reference definition, a raw
+# src/href. `might_reference_files` looks at these in the source, so that an article
+# naming no relative file (most of them) is not rendered to HTML twice on publish.
+_TARGETS = re.compile(
+    r"\]\(\s*<?(?P<inline>[^)\s>]+)"
+    r"|^[ ]{0,3}\[[^\]]+\]:[ \t]*<?(?P<reference>[^\s>]+)"
+    r"|(?:src|href)\s*=\s*[\"']?(?P<raw>[^\"'\s>]+)",
+    re.MULTILINE | re.IGNORECASE,
+)
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def might_reference_files(markdown: str) -> bool:
+    """False when the Markdown names no relative file, so `relative_refs` of its HTML is
+    empty (True may still find none: that takes the HTML)."""
+    for match in _TARGETS.finditer(markdown):
+        url = match.group("inline") or match.group("reference") or match.group("raw") or ""
+        if not url.startswith(("/", "#", "?")) and not _SCHEME.match(url) and "." in url:
+            return True
+    return False
 
 
 def relative_refs(html: str) -> Sequence[str]:
