@@ -203,14 +203,11 @@ def _check_files(files: list[tuple[Path, str]], settings: Settings) -> list[dict
 def _check_site(folder: Path, settings: Settings) -> dict[str, Any]:
     """A site folder's edgepub.toml and theme/, checked as the publish function checks them."""
     from edgepub.local import FolderSourceStore
-    from edgepub.render import check_theme
-    from edgepub.theme import check_templates, read_site
+    from edgepub.render import read_checked_site
 
     store = FolderSourceStore(folder, folder / ".edgepub" / "rejected", prefix=settings.source_prefix, site=True)
     try:
-        files = read_site(store)
-        check_templates(files.spec)
-        check_theme(settings, files.spec)
+        files = read_checked_site(store, settings)
     except InvalidSource as error:
         return {"file": str(folder / error.source), "ok": False, **error.as_dict()}
     names = ["edgepub.toml"] if files.spec.config_text else []

@@ -25,6 +25,7 @@ from edgepub.publisher import Applied, Outcome, Publisher, entry_for, is_bundle_
 from edgepub.readers import supported
 from edgepub.settings import Settings
 from edgepub.site import Entry
+from edgepub.siteconfig import CONFIG_KEY
 from edgepub.state import changed_by_time
 from edgepub.theme import TEMPLATES_PREFIX, image_size
 
@@ -134,7 +135,7 @@ def build(
         )
         stamps = Stamps(state / "stamps.json")
         keys = [k for k in sources.list_keys() if supported(k)]
-        theme = use_site(publisher) if site else None
+        theme = publisher.adopt_site(CONFIG_KEY) if site else None
 
         def file_of(key: str) -> Path:
             return sources.content / key.removeprefix(settings.source_prefix)
@@ -159,9 +160,7 @@ def build(
         )
         report.site = theme
         if theme is not None and theme.action == "published":
-            from edgepub.theme import save_spec
-
-            save_spec(index, replace(publisher.spec, fanned_out=True))  # every page rendered with it
+            publisher.site_rendered(publisher.spec)  # this build rendered every page with it
         if theme is not None and theme.action == "rejected":
             report.outcomes.insert(0, theme)
         # a theme template that failed on a page (built without it) is reported where the
@@ -180,30 +179,6 @@ def build(
         return report
     finally:
         index.close()
-
-
-def use_site(publisher: Publisher) -> Outcome:
-    """The folder's edgepub.toml and theme/: made the site's when good and changed (its
-    static files stored), kept out when broken (the build goes on with the last good
-    one, and the outcome says why). "published" when every page is to be rendered again."""
-    from edgepub.siteconfig import CONFIG_KEY
-    from edgepub.theme import load_spec, save_spec
-
-    current = load_spec(publisher.index)
-    try:
-        files = publisher.read_site()
-    except InvalidSource as error:
-        publisher.use_spec(current)
-        return publisher.reject(error.source, error)
-    publisher.use_spec(files.spec)
-    if files.spec.digest == current.digest and current.fanned_out:
-        return Outcome(CONFIG_KEY, "unchanged", reason="site config and theme")
-    written = publisher.store_assets(files.assets)
-    # every page is rendered with it by this build; marked done after (an interrupted build redoes it)
-    save_spec(publisher.index, replace(files.spec, fanned_out=False))
-    for stale in [CONFIG_KEY, *(TEMPLATES_PREFIX + name for name, _ in files.spec.templates)]:
-        publisher.sources.delete_report(stale)  # reports about an earlier theme
-    return Outcome(CONFIG_KEY, "published", written=[p.path for p in written], reason="site config or theme changed")
 
 
 Parsed = tuple[str, str, Article | InvalidSource | None]  # key, sha256, what reading found (None: unchanged)

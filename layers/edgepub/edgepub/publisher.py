@@ -42,7 +42,7 @@ from edgepub.ports import (
     unique,
 )
 from edgepub.readers import read_article, supported
-from edgepub.render import Renderer, check_theme
+from edgepub.render import Renderer, read_checked_site
 from edgepub.s3events import SourceChange, sequencer_order
 from edgepub.settings import Settings
 from edgepub.site import Entry, SiteModel
@@ -52,15 +52,12 @@ from edgepub.theme import (
     DEFAULT_SPEC,
     MAX_STATIC_BYTES,
     TEMPLATES_PREFIX,
-    SiteFiles,
     SiteSpec,
     asset_page,
-    check_templates,
     image_size,
     is_site_key,
     load_spec,
     might_reference_files,
-    read_site,
     relative_refs,
     render_failure,
     save_spec,
@@ -211,49 +208,50 @@ class Publisher:
             self.layout = spec.config.layout(self.base_layout)
             self.theme_failures = {}  # a new theme: its failures are reported anew
 
-    def read_site(self) -> SiteFiles:
-        """The config and theme in the sources now, checked: compiled in the sandbox and a
-        sample of every page kind rendered. InvalidSource names the file and line to fix."""
-        files = read_site(self.sources)
-        check_templates(files.spec)
-        check_theme(self.settings, files.spec)
-        return files
+    def adopt_site(self, key: str) -> Outcome:
+        """Check the config and theme as they are in the sources now (`render.read_checked_site`)
+        and, when they are good and not yet the site's, store their static files and make
+        them the site's, marked not yet rendered everywhere (`site_rendered` marks it).
+        "published": every page is to be rendered again; "unchanged"; or "rejected", the
+        report written and the last good spec kept. The caller holds the lease where there is one."""
+        current = load_spec(self.index)
+        try:
+            files = read_checked_site(self.sources, self.settings)
+        except InvalidSource as error:
+            self.use_spec(current)
+            outcome = self.reject(error.source, error)
+            return replace(outcome, reason=f"{outcome.reason} (the site keeps its last good theme)")
+        spec = files.spec
+        self.use_spec(spec)
+        if current.digest == spec.digest and current.fanned_out:
+            return Outcome(key, "unchanged", reason="the theme in use is already this one")
+        written = self.store_assets(files.assets)
+        save_spec(self.index, replace(spec, fanned_out=False))  # a crash from here on renders again
+        # reports about earlier versions go now: a page that fails with this one reports anew
+        for stale in [CONFIG_KEY, *(TEMPLATES_PREFIX + name for name, _ in spec.templates)]:
+            self.sources.delete_report(stale)
+        return Outcome(key, "published", written=[p.path for p in written], reason="site config or theme changed")
+
+    def site_rendered(self, spec: SiteSpec) -> None:
+        """Every page was rendered again with `spec`: a redelivery need not do it once more."""
+        if load_spec(self.index).digest == spec.digest:
+            save_spec(self.index, replace(spec, fanned_out=True))
 
     def site_changed(self, key: str) -> Outcome:
-        """`edgepub.toml` or a theme file changed: check the whole theme as it is now; if it is
-        good and differs from the one in use, publish its static files, make it the site's,
-        and render every page again (only pages whose bytes change are written and purged).
-        A broken theme is reported like a rejected source and the site keeps the last good one.
+        """`edgepub.toml` or a theme file changed: adopt the whole theme as it is now and
+        render every page again (only pages whose bytes change are written and purged).
         Any order of events converges: each reads the bucket as it is, under the lease, so
         a read made before another writer's commit is never committed after it."""
         with self.lease():
-            try:
-                files = self.read_site()
-            except InvalidSource as error:
-                outcome = self.reject(error.source, error)
-                return replace(outcome, source_key=key, reason=f"{outcome.reason} (the site keeps its last good theme)")
-            spec = files.spec
-            current = load_spec(self.index)
-            if current.digest == spec.digest and current.fanned_out:
-                self.use_spec(current)
-                return Outcome(key, "unchanged", reason="the theme in use is already this one")
-            written = self.store_assets(files.assets)
-            save_spec(self.index, replace(spec, fanned_out=False))  # a crash from here on fans out again
-            self.use_spec(spec)
-            # reports about earlier versions go now: a page that fails with this one reports anew
-            for stale in [CONFIG_KEY, *(TEMPLATES_PREFIX + name for name, _ in spec.templates)]:
-                self.sources.delete_report(stale)
+            outcome = self.adopt_site(key)
+        if outcome.action != "published":
+            return replace(outcome, source_key=key)
+        spec = self.spec
         queued = self.fanout() if self.fanout is not None else len(self.rerender_all().written)
         with self.lease():
-            if load_spec(self.index).digest == spec.digest:
-                save_spec(self.index, replace(spec, fanned_out=True))
+            self.site_rendered(spec)
         how = "queued for rendering" if self.fanout is not None else "rewritten"
-        return Outcome(
-            key,
-            "published",
-            written=[p.path for p in written],
-            reason=f"site config or theme changed: {queued} {how}",
-        )
+        return replace(outcome, reason=f"site config or theme changed: {queued} {how}")
 
     def store_assets(self, assets: Sequence[Page]) -> list[Page]:
         """Store the files not stored yet. Their URLs name their content: nothing to purge,

@@ -22,10 +22,19 @@ from edgepub.errors import InvalidSource
 from edgepub.markdown import first_image, first_paragraph, to_html
 from edgepub.pages import ATOM, HTML, TEXT, XML, Page
 from edgepub.plan import Layout, PageRef, front_entries, front_older, front_ref, page_nav, sitemap_listing_paths
+from edgepub.ports import SourceStore
 from edgepub.settings import Settings
 from edgepub.site import Entry, SiteModel, tag_slug
 from edgepub.siteconfig import MenuItem
-from edgepub.theme import DEFAULT_SPEC, SiteSpec, render_failure, rewrite_refs
+from edgepub.theme import (
+    DEFAULT_SPEC,
+    SiteFiles,
+    SiteSpec,
+    check_templates,
+    read_site,
+    render_failure,
+    rewrite_refs,
+)
 from edgepub.theme import environment as theme_environment
 
 
@@ -300,6 +309,16 @@ print("hello")
 - [x] done
 - [ ] to do
 """
+
+
+def read_checked_site(store: SourceStore, settings: Settings) -> SiteFiles:
+    """The config and theme in `store` now, checked as they must be before use: each
+    template compiled in the sandbox (`theme.check_templates`) and a sample of every page
+    kind rendered (`check_theme`). InvalidSource names the file and line to fix."""
+    files = read_site(store)
+    check_templates(files.spec)
+    check_theme(settings, files.spec)
+    return files
 
 
 def check_theme(settings: Settings, spec: SiteSpec) -> None:
