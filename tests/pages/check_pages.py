@@ -416,6 +416,13 @@ def report(sites: list[Site], results: Results, verbose: bool) -> tuple[list[str
         short.append(line)
         full.append(line)
 
+    def listed(lines: list[str]) -> None:
+        """Every line in the report file; the first SHOWN on screen (all with --verbose)."""
+        full.extend(lines)
+        short.extend(lines if verbose else lines[:SHOWN])
+        if len(lines) > SHOWN and not verbose:
+            short.append(f"      ... and {len(lines) - SHOWN} more (report.txt lists all)")
+
     failures = 0
     both("== builds")
     for site in sites:
@@ -444,13 +451,7 @@ def report(sites: list[Site], results: Results, verbose: bool) -> tuple[list[str
     for (severity, message), group in sorted(by_message.items(), key=lambda kv: (kv[0][0], -len(kv[1]))):
         files = {(e["site"], e["file"]) for e in group}
         both(f"  {severity} [{len(group)} in {len(files)} files] {message}")
-        for i, e in enumerate(group):
-            line = f"      {e['site']} {e['file']}:{e['line']}.{e['column']}  {e['extract'][:100]}"
-            full.append(line)
-            if i < SHOWN or verbose:
-                short.append(line)
-        if len(group) > SHOWN and not verbose:
-            short.append(f"      ... and {len(group) - SHOWN} more (report.txt lists all)")
+        listed([f"      {e['site']} {e['file']}:{e['line']}.{e['column']}  {e['extract'][:100]}" for e in group])
     failures += len(errors)
 
     both()
@@ -470,13 +471,12 @@ def report(sites: list[Site], results: Results, verbose: bool) -> tuple[list[str
             f"  {rule} ({first['impact']}): {first['help']}: {len(group)} nodes on {len(pages)} pages "
             f"({', '.join(kinds)}); {first['helpUrl']}"
         )
-        for i, g in enumerate(group):
-            line = f"      {g['site']} {g['page']} [{g['viewport']}] {g['kind']}: {g['target']}  {g['html'][:90]}"
-            full.append(line)
-            if i < SHOWN or verbose:
-                short.append(line)
-        if len(group) > SHOWN and not verbose:
-            short.append(f"      ... and {len(group) - SHOWN} more (report.txt lists all)")
+        listed(
+            [
+                f"      {g['site']} {g['page']} [{g['viewport']}] {g['kind']}: {g['target']}  {g['html'][:90]}"
+                for g in group
+            ]
+        )
     failures += sum(len(v) for v in by_rule.values())
     if broken:
         both(f"  broken requests (loopback responses >= 400, or failed): {len(broken)} URLs")

@@ -78,3 +78,48 @@ def test_lighthouse_section_is_replaced_in_place(tmp_path: Path) -> None:
 def test_help_runs_without_the_tools() -> None:
     done = subprocess.run([sys.executable, "-m", "tests.pages.check_pages", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "--write-docs" in done.stdout
+
+
+def test_the_report_shows_a_few_of_each_problem_and_files_them_all(tmp_path: Path) -> None:
+    from tests.pages.check_pages import SHOWN, Results, Site, report
+
+    errors = [
+        {
+            "severity": "error",
+            "message": "Bad value",
+            "site": "corpus",
+            "file": f"a{i}.html",
+            "line": i,
+            "column": 1,
+            "extract": "<p>",
+        }
+        for i in range(SHOWN + 2)
+    ]
+    node = {"target": ["pre"], "html": "<pre>"}
+    violation = {
+        "id": "label",
+        "impact": "critical",
+        "help": "Form elements must have labels",
+        "helpUrl": "https://example.org",
+        "nodes": [node] * (SHOWN + 3),
+    }
+    axe = {
+        "results": [
+            {
+                "site": "corpus",
+                "url": "http://127.0.0.1/x/",
+                "viewport": "desktop",
+                "kind": "article",
+                "status": 200,
+                "violations": [violation],
+                "broken": [],
+            }
+        ]
+    }
+    sites = [Site("corpus", tmp_path, tmp_path, build={"sources": 1})]
+    short, full, failures = report(sites, Results(vnu_errors=errors, axe=axe), verbose=False)
+    assert failures >= len(errors) + SHOWN + 3
+    assert "      ... and 2 more (report.txt lists all)" in short
+    assert "      ... and 3 more (report.txt lists all)" in short
+    assert sum("a" in line and ".html:" in line for line in full) == SHOWN + 2
+    assert sum(".html:" in line for line in short) == SHOWN

@@ -743,14 +743,8 @@ def theme_push(ctx: click.Context, folder: Path, dry_run: bool, no_wait: bool, a
         sys.exit(InvalidSource.exit_code)
     store = FolderSourceStore(folder, folder / ".edgepub" / "rejected", prefix=settings.source_prefix, site=True)
     local = store.list_keys(THEME_PREFIX) + (["edgepub.toml"] if (folder / "edgepub.toml").is_file() else [])
-    order = {STATIC_PREFIX: 0, THEME_PREFIX: 1}
-    # static files first (templates name them), edgepub.toml last
-    local.sort(
-        key=lambda k: (
-            2 if k == "edgepub.toml" else order[STATIC_PREFIX if k.startswith(STATIC_PREFIX) else THEME_PREFIX],
-            k,
-        )
-    )
+    # static files first (templates name them), then templates, edgepub.toml last
+    local.sort(key=lambda k: (k == "edgepub.toml", not k.startswith(STATIC_PREFIX), k))
     with _in_target(ctx) as target:
         s3 = client("s3", target)
         remote = [
