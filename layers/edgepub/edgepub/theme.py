@@ -4,10 +4,10 @@ local source folder laid out like it) into one `SiteSpec`.
 
 Templates render in a sandbox (`ThemeEnvironment`) as soon as the theme has a
 template of its own: whoever can write to the bucket can change how pages look,
-not run code. A template that reaches for
-Python internals (`__class__`, `_private`) is refused before it is used, so are
-ones that do not compile or fail to render a sample of every page kind; the
-site keeps its last good spec, stored in the index (`load_spec`, `save_spec`).
+not run code. A template that reaches for Python internals (`__class__`,
+`_private`) is refused before it is used, so are ones that do not compile or
+fail to render a sample of every page kind; the site keeps its last good spec,
+stored in the index (`load_spec`, `save_spec`).
 
 Static files are published at fingerprinted URLs
 (`/static/css/site.3f2a9c1b0d.css`) with immutable caching: a changed file is a
@@ -35,7 +35,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from edgepub.article import slugify
 from edgepub.errors import InvalidSource, Problem
 from edgepub.pages import Page, UnsafePath, key_for_path
-from edgepub.ports import SourceStore
+from edgepub.ports import ArticleIndex, SourceStore
 from edgepub.siteconfig import CONFIG_KEY, SiteConfig, parse_config
 
 THEME_PREFIX = "theme/"
@@ -103,7 +103,7 @@ class SiteSpec:
 DEFAULT_SPEC = SiteSpec()
 
 
-def load_spec(index: Any) -> SiteSpec:
+def load_spec(index: ArticleIndex) -> SiteSpec:
     """The last good spec the index holds (the built-in theme when there is none)."""
     text = index.cursor(SPEC_CURSOR)
     return _spec(text) if text else DEFAULT_SPEC
@@ -115,7 +115,7 @@ def _spec(text: str) -> SiteSpec:
     return SiteSpec.from_json(text)
 
 
-def save_spec(index: Any, spec: SiteSpec) -> None:
+def save_spec(index: ArticleIndex, spec: SiteSpec) -> None:
     index.set_cursor(SPEC_CURSOR, spec.to_json())
 
 
