@@ -1,7 +1,7 @@
 """The user's site: `edgepub.toml` at the root of the sources bucket (or of a local
 source folder), read into one typed `SiteConfig`.
 
-Every key is optional; README ("Site configuration") lists them. A file that is
+Every key is optional; the README (Your site: edgepub.toml) lists them. A file that is
 not valid TOML, or a key with the wrong type, is an `InvalidSource` naming
 `edgepub.toml`, the key and (for syntax errors) the line: the site keeps the
 configuration it had. Deployment settings in the environment win over the file
@@ -174,7 +174,7 @@ def parse_config(data: bytes, name: str = CONFIG_KEY) -> SiteConfig:
     values["social"] = tuple(pairs)
     unknown = sorted(set(raw) - {*_STRINGS, "publisher", "pages", "menu", "social"})
     for key in unknown:
-        r.fail(key, "is not a setting edgepub knows (README, Site configuration, lists them)")
+        r.fail(key, "is not a setting edgepub knows (the README lists them under 'Your site')")
     config = SiteConfig(**values)
     _check(config, r)
     if r.problems:
