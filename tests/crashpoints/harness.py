@@ -31,10 +31,12 @@ import boto3
 from edgepub.aws import S3PageStore, S3SourceStore, SqsPurgeQueue
 from edgepub.index import DynamoIndex
 from edgepub.pages import path_for_key
+from edgepub.partial import audit, is_row, plain
 from edgepub.plan import Layout
 from edgepub.ports import PurgeReceipt
 from edgepub.publisher import Publisher
 from edgepub.settings import Settings
+from edgepub.site import Counter, Entry
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -265,7 +267,6 @@ class World:
 
     def state(self) -> dict[str, Any]:
         with self.quiet():
-            model = DynamoIndex(self.dynamodb.Table(self.settings.articles_table)).load()  # as stored, not cached
             pages: dict[str, bytes] = {}
             ours: list[str] = []  # keys edgepub stored (with their content hash), not an operator's files
             token = ""
@@ -289,16 +290,39 @@ class World:
 
             spec = load_spec(DynamoIndex(self.dynamodb.Table(self.settings.articles_table))).to_json()
             records = {}
-            for item in self.dynamodb.Table(self.settings.articles_table).scan()["Items"]:
-                if str(item["pk"]).startswith("src#"):
-                    records[str(item["pk"])[4:]] = (item.get("slug", ""), item.get("state", ""))
-        entries = {slug: replace(e, source_version="") for slug, e in model.entries.items()}
+            rows = []
+            stored: dict[str, Entry] = {}
+            counters: dict[str, Counter] = {}
+            hashes: dict[str, str] = {}
+            table = self.dynamodb.Table(self.settings.articles_table)
+            scan: dict[str, Any] = {}
+            while True:  # the whole table as stored (a finished state has no journal to overlay)
+                response = table.scan(**scan)
+                for found in map(plain, response["Items"]):
+                    pk, sk = str(found["pk"]), str(found["sk"])
+                    if pk.startswith("src#"):
+                        records[pk[4:]] = (found.get("slug", ""), found.get("state", ""))
+                    elif pk.startswith("art#"):
+                        stored[sk] = Entry.from_dict(found)
+                    elif pk == "ctr":
+                        counters[sk] = Counter(int(found["last_page"]), int(found["last_count"]))
+                    elif pk.startswith("page#"):
+                        hashes[sk] = str(found["hash"])
+                    elif is_row(pk):
+                        rows.append(found)
+                if "LastEvaluatedKey" not in response:
+                    break
+                scan["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            entries = {slug: replace(e, source_version="") for slug, e in stored.items()}
+            # the items each entry implies (listings, features, shards, paths, tag counts) agree with the entries
+            problems = audit(stored.values(), rows)
         return {
             "entries": entries,
-            "counters": model.counters,
-            "hashes": model.page_hashes,
-            "pending_purge": model.pending_purge,
-            "dirty": model.dirty,
+            "rows": problems,
+            "counters": counters,
+            "hashes": hashes,
+            "pending_purge": list(item.get("pending_purge", [])),
+            "dirty": list(item.get("dirty", [])),
             "pages": pages,
             "ours": ours,
             "records": records,

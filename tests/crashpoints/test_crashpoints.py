@@ -241,7 +241,7 @@ def outcome(world: World) -> dict[str, Any]:
 
 
 def compare(state: dict[str, Any], expected: dict[str, Any]) -> list[str]:
-    parts = ("entries", "counters", "hashes", "pending_purge", "dirty", "meta_left")
+    parts = ("entries", "rows", "counters", "hashes", "pending_purge", "dirty", "meta_left")
     problems = [p for p in parts if state[p] != expected[p]]
     # what each source key published (a deleted key's last slug is bookkeeping, not state)
     records = {k: v if v[1] != "deleted" else ("", "deleted") for k, v in state["records"].items()}
@@ -278,6 +278,8 @@ def test_every_crash_point_converges_to_the_clean_run(scenario: Scenario) -> Non
         clean = cleans[0][1]
         expected = clean["state"]
         assert expected["pending_purge"] == [] and expected["dirty"] == []
+        disagree = expected["rows"][:5]
+        assert disagree == [], f"the clean run's derived items disagree with its entries: {disagree}"
         assert clean["unpurged"] == [], f"the clean run left {clean['unpurged']} unpurged"
         assert clean["orphans"] == [], f"the clean run left orphans {clean['orphans']}"
         calls = len(clean["calls"])

@@ -107,3 +107,25 @@ def generated_sources(count: int, seed: int = 7) -> list[tuple[str, bytes]]:
         ).encode()
         out.append((f"article-{i:05d}.md", data))
     return out
+
+
+def partial_twin(count: int, layout: Layout | None = None) -> tuple[Site, Site, dict[str, bytes]]:
+    """The same generated site twice: planned from the whole model (MemoryIndex), and from
+    items read on demand (ItemIndex, strict: a whole-site read raises); and its sources."""
+    from edgepub.itemindex import ItemIndex
+
+    sources = generated_sources(count)
+    whole = Site(layout=layout or Layout(page_size=7, home_size=5, tag_front_size=4, feed_size=6))
+    whole.load(sources)
+    partial = Site(layout=whole.layout)
+    items = ItemIndex.of(whole.index.load(), policy=whole.index.policy)
+    items.strict = True
+    items.sources = dict(whole.index.sources)  # what each source key published
+    partial.index = items  # type: ignore[assignment]
+    partial.publisher.index = items
+    for key, versions in whole.sources.objects.items():
+        for data in versions:
+            partial.sources.put(key, data)
+    for page in whole.pages.pages.values():
+        partial.pages.put(page)
+    return whole, partial, dict(sources)

@@ -102,6 +102,8 @@ class Claims:
         return entry.source_key if entry else self.slugs.get(slug)
 
     def path_holder(self, path: str) -> str | None:
+        if self.model is not None and not self.model.whole:  # read from the index, path by path
+            return self.model.path_owner(path) or self.paths.get(path)
         if self._site_paths is None:  # one pass over the site, however many sources ask
             self._site_paths = {}
             for entry in self.model.entries.values() if self.model else ():

@@ -19,8 +19,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from edgepub.errors import TransientError
+from edgepub.errors import OperatorError, TransientError
 from edgepub.freshness import FreshnessPolicy
+from edgepub.partial import Key, PartialModel, Stored, bulk_items, item_writes, status_delta
 from edgepub.ports import SOURCE_FIELDS as SOURCE_FIELDS
 from edgepub.ports import ArticleIndex as ArticleIndex  # the port, re-exported for older imports
 from edgepub.ports import ReviewItem as ReviewItem
@@ -212,6 +213,17 @@ class MemoryIndex(ModelQueries):
 # -- DynamoDB ---------------------------------------------------------------------
 
 SITE = "site"
+LAYOUT = 2  # the item layout of edgepub.partial; an index without it was written by an older edgepub
+
+
+class IndexLayoutError(OperatorError):
+    """The table holds the index as an older edgepub wrote it (the whole model in one partition)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the index was written by an older edgepub (the whole site in one partition); "
+            "run `edgepub migrate-index` once to move it to the current layout, then retry"
+        )
 
 
 def _plain(value: Any) -> Any:
@@ -225,6 +237,104 @@ def _plain(value: Any) -> Any:
     return value
 
 
+class DynamoItems:
+    """The partial model's reads of the table (`edgepub.partial.ItemReader`), strongly
+    consistent, with the writes of a committed journal not yet applied overlaid on
+    them. Counts the items it reads and the requests it makes (B7 reports both)."""
+
+    def __init__(self, table: Any, overlay: dict[Key, dict[str, Any] | None]) -> None:
+        self.table = table
+        self.overlay = overlay
+        self.items_read = 0
+        self.requests = 0
+
+    def get_many(self, keys: Sequence[Key]) -> dict[Key, dict[str, Any]]:
+        found: dict[Key, dict[str, Any]] = {}
+        wanted: list[Key] = []
+        for key in keys:
+            if key in self.overlay:
+                if (item := self.overlay[key]) is not None:
+                    found[key] = item
+            else:
+                wanted.append(key)
+        if len(wanted) == 1:  # one item: GetItem, which needs no typed keys
+            self.requests += 1
+            pk, sk = wanted[0]
+            item = self.table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
+            if item:
+                found[wanted[0]] = _plain(item)
+                self.items_read += 1
+            return found
+        client, name = self.table.meta.client, self.table.name  # the resource's client: plain values
+        for start in range(0, len(wanted), 100):  # BatchGetItem takes 100 keys
+            request = {
+                name: {
+                    "Keys": [{"pk": pk, "sk": sk} for pk, sk in wanted[start : start + 100]],
+                    "ConsistentRead": True,
+                }
+            }
+            delay = 0.05
+            while request:
+                self.requests += 1
+                response = client.batch_get_item(RequestItems=request)
+                for raw in response["Responses"].get(name, []):
+                    item = _plain(raw)
+                    found[(item["pk"], item["sk"])] = item
+                    self.items_read += 1
+                request = response.get("UnprocessedKeys") or {}
+                if request:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+        return found
+
+    def query(
+        self,
+        pk: str,
+        *,
+        newest_first: bool = False,
+        limit: int = 0,
+        between: tuple[str, str] | None = None,
+        keys_only: bool = False,
+    ) -> list[dict[str, Any]]:
+        extra = [
+            (key, item)
+            for key, item in self.overlay.items()
+            if key[0] == pk and (between is None or between[0] <= key[1] <= between[1])
+        ]
+        want = limit + len(extra) if limit else 0
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": pk},
+            "ConsistentRead": True,
+            "ScanIndexForward": not newest_first,
+        }
+        if between is not None:
+            kwargs["KeyConditionExpression"] = "pk = :pk AND sk BETWEEN :a AND :b"
+            kwargs["ExpressionAttributeValues"] = {":pk": pk, ":a": between[0], ":b": between[1]}
+        if keys_only:
+            kwargs["ProjectionExpression"] = "pk, sk"
+        items: list[dict[str, Any]] = []
+        while True:
+            if want:
+                kwargs["Limit"] = want - len(items)
+            self.requests += 1
+            response = self.table.query(**kwargs)
+            items.extend(_plain(i) for i in response["Items"])
+            if "LastEvaluatedKey" not in response or (want and len(items) >= want):
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        self.items_read += len(items)
+        if extra:  # the top `limit` of stored and overlaid together are among what was read
+            merged = {(str(i["pk"]), str(i["sk"])): i for i in items}
+            for key, item in extra:
+                if item is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = item
+            items = sorted(merged.values(), key=lambda i: str(i["sk"]), reverse=newest_first)
+        return items[:limit] if limit else items
+
+
 def status_counts(model: SiteModel) -> dict[str, int]:
     counts: dict[str, int] = {}
     for entry in model.entries.values():
@@ -235,20 +345,21 @@ def status_counts(model: SiteModel) -> dict[str, int]:
 class DynamoIndex:
     """Items in one table (pk, sk):
 
-    - ``site`` / ``art#<slug>``: one entry; live entries carry ``review_pk``/``review_sk``
-      (GSI ByReview), entries with a scheduled publish or expiry ``transition_pk``/``transition_sk``
-      (GSI ByTransition)
-    - ``site`` / ``ctr#<listing>``: listing counters; ``site`` / ``page#<path>``: stored page hashes
-    - ``site`` / ``meta``: the model version, pending purges, dirty paths, the
-      writers' lease with its fencing token, and the journal of the last commit
-      while its item writes are being applied
+    - the site model's items, read on demand (edgepub.partial has their layout): an
+      entry at ``art#NN`` / ``<slug>`` (live entries carry ``review_pk``/``review_sk``
+      for GSI ByReview, entries with a scheduled publish or expiry ``transition_pk``/
+      ``transition_sk`` for GSI ByTransition), page hashes, counters, and the rows
+      each live entry implies (its place in listings, features, shards, paths)
+    - ``site`` / ``meta``: the model version, the counts by state, pending purges,
+      dirty paths, the writers' lease with its fencing token, and the journal of the
+      last commit while its item writes are being applied
     - ``journal`` / ``<version>#<attempt>#<part>``: the item writes of a commit too
       large to travel in the meta item
     - ``src#<key>`` / ``src``: one per source key
     - ``wait#<path>`` / ``<key>``: a source refused a path another source holds, retried when it is let go
 
-    The model is loaded with one paginated query of partition ``site`` and kept
-    between invocations while its version is unchanged.
+    Loading the model reads the meta item; planning and rendering then read what
+    they ask for (`PartialModel`), so a publish reads what its change touches.
 
     The commit protocol (docs/architecture.md, "Commits"): every write to the
     meta item is one conditional update whose condition names this writer's
@@ -275,7 +386,8 @@ class DynamoIndex:
         self.lock_seconds = lock_seconds
         self.clock = clock
         self.wait_seconds = wait_seconds
-        self._cached: SiteModel | None = None
+        self.items = DynamoItems(table, {})
+        self.items_written = 0  # item writes applied by commits (B7 counts them)
         self._lease: _Lease | None = None
         self._unsettled = False  # as the meta item said when the lease was taken
 
@@ -292,86 +404,38 @@ class DynamoIndex:
         item = self.table.get_item(Key={"pk": SITE, "sk": "meta"}, ConsistentRead=True).get("Item")
         return {"version": 0, "pending_purge": [], **(_plain(item) if item else {})}
 
-    def load(self) -> SiteModel:
+    def load(self, *, strict: bool = False) -> PartialModel:
+        """The site model at the current version, read item by item as planning asks
+        (edgepub.partial): one GetItem of the meta item here. A commit whose items are
+        not all written yet (its writer stopped after the commit point) is overlaid on
+        what is read; the next lease holder writes them."""
         meta = self._meta()
-        version = int(meta["version"])
+        if int(meta["version"]) and int(meta.get("layout", 0)) != LAYOUT:
+            raise IndexLayoutError()
         journal = str(meta.get("journal", ""))
-        if self._cached is not None and self._cached.version == version and not journal:
-            self._cached.pending_purge = list(meta.get("pending_purge", []))
-            self._cached.dirty = list(meta.get("dirty", []))
-            return self._cached.copy()
-        items = {
-            item["sk"]: item
-            for item in self._query_all(
-                KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": SITE}, ConsistentRead=True
-            )
-        }
+        overlay: dict[Key, dict[str, Any] | None] = {}
         if journal:  # committed, not yet applied to the items: the journal is the truth
             for op, item in self._journal(meta):
-                if item["pk"] != SITE:
-                    continue
-                if op == "put":
-                    items[item["sk"]] = item
-                else:
-                    items.pop(item["sk"], None)
-        model = SiteModel(
-            version=version,
+                key = (str(item["pk"]), str(item["sk"]))
+                overlay[key] = item if op == "put" else None
+        self.items = DynamoItems(self.table, overlay)
+        counts = {k: int(v) for k, v in meta.get("counts", {}).items()}
+        return PartialModel(
+            Stored(self.items, counts, strict=strict),
+            version=int(meta["version"]),
             pending_purge=list(meta.get("pending_purge", [])),
             dirty=list(meta.get("dirty", [])),
         )
-        for sk, item in items.items():
-            if sk.startswith("art#"):
-                entry = Entry.from_dict(item)
-                model.entries[entry.slug] = entry
-            elif sk.startswith("ctr#"):
-                model.counters[sk[4:]] = Counter(int(item["last_page"]), int(item["last_count"]))
-            elif sk.startswith("page#"):
-                model.page_hashes[sk[5:]] = item["hash"]
-        self._cached = model
-        return model.copy()
-
-    def _entry_item(self, entry: Entry) -> dict[str, Any]:
-        item: dict[str, Any] = {"pk": SITE, "sk": f"art#{entry.slug}"}
-        for key, value in entry.to_dict().items():
-            if value in ("", (), 0, False) and key not in ("slug",):
-                continue  # DynamoDB rejects empty sets and we keep items small
-            item[key] = (
-                [list(v) for v in value]
-                if key in ("tag_pages", "assets")
-                else list(value)
-                if isinstance(value, tuple)
-                else value
-            )
-        if entry.live:
-            item["review_pk"] = "review"
-            item["review_sk"] = f"{self.policy.due_key(entry)}#{entry.slug}"
-        when = transition_at(entry)
-        if when:
-            item["transition_pk"] = "transition"
-            item["transition_sk"] = f"{when}#{entry.slug}"
-        return item
-
-    def _delta(self, before: SiteModel, after: SiteModel) -> list[tuple[str, dict[str, Any]]]:
-        """The item writes that turn `before` into `after`: ("put", item) or ("delete", key)."""
-        ops: list[tuple[str, dict[str, Any]]] = []
-        for slug, entry in changed(before.entries, after.entries):
-            key = {"pk": SITE, "sk": f"art#{slug}"}
-            ops.append(("delete", key) if entry is None else ("put", self._entry_item(entry)))
-        for name, counter in changed(before.counters, after.counters):
-            key = {"pk": SITE, "sk": f"ctr#{name}"}
-            if counter is None:
-                ops.append(("delete", key))
-            else:
-                ops.append(("put", key | {"last_page": counter.last_page, "last_count": counter.last_count}))
-        for path, digest in changed(before.page_hashes, after.page_hashes):
-            key = {"pk": SITE, "sk": f"page#{path}"}
-            ops.append(("delete", key) if digest is None else ("put", key | {"hash": digest}))
-        return ops
 
     def save(self, before: SiteModel, after: SiteModel, records: Sequence[SourceRecord] = ()) -> None:
         """Commit `after` as version before.version + 1, fenced; see the class doc."""
-        ops = self._delta(before, after)
+        ops = item_writes(before, after, self.policy)
         ops += [("put", {"pk": f"src#{r.key}", "sk": "src", **asdict(r)}) for r in records]
+        changed = after.changed_since(before)
+        counts = dict(before.stored.counts) if isinstance(before, PartialModel) else {}
+        for state, delta in status_delta(before, after, changed).items():
+            counts[state] = counts.get(state, 0) + delta
+        counts = {k: v for k, v in counts.items() if v}
         after.version = before.version + 1
         journal = f"{after.version:012d}#{uuid.uuid4().hex}"
         body = json.dumps(ops, separators=(",", ":"))
@@ -379,10 +443,11 @@ class DynamoIndex:
             ":nv": after.version,
             ":p": list(after.pending_purge),
             ":d": list(after.dirty),
-            ":c": status_counts(after),
+            ":c": counts,
             ":j": journal,
         }
-        update = "SET #v = :nv, #p = :p, #d = :d, #c = :c, #j = :j"
+        update = "SET #v = :nv, #p = :p, #d = :d, #c = :c, #j = :j, #l = :l"
+        values[":l"] = LAYOUT
         # the meta item (400 KB at most) also holds the pending URLs and dirty paths
         shared = len(json.dumps(after.pending_purge)) + len(json.dumps(after.dirty))
         if len(body) + shared <= self.JOURNAL_PART_BYTES:
@@ -394,15 +459,58 @@ class DynamoIndex:
             update += ", #n = :n REMOVE #jo"
             values[":n"] = parts
         self._commit(before.version, update, values)  # the commit point
+        self.items_written += len(ops)
         self._apply(ops)
         self._close_journal(after.version, journal, parts)
-        self._cached = after.copy()
+        if isinstance(after, PartialModel):
+            after.stored.counts = counts
 
     def save_pending(self, version: int, pending_purge: list[str], dirty: list[str]) -> None:
         """Record what is about to be written (dirty) and what awaits a purge, at `version`, fenced."""
         self._commit(version, "SET #p = :p, #d = :d", {":p": list(pending_purge), ":d": list(dirty)})
-        if self._cached is not None and self._cached.version == version:
-            self._cached.pending_purge, self._cached.dirty = list(pending_purge), list(dirty)
+
+    def migrate(self) -> dict[str, int]:
+        """Move an index an older edgepub wrote (entries, counters and page hashes as
+        items of partition "site") to the layout of edgepub.partial, under the lease:
+        the new items are written (again, if a first attempt died), the meta item marks
+        the layout, then the old items are deleted. Safe to run again; a no-op once done."""
+        moved = {"entries": 0, "counters": 0, "pages": 0, "items": 0}
+        with self.lock():
+            meta = self._meta()
+            if int(meta.get("layout", 0)) == LAYOUT or not int(meta["version"]):
+                return moved
+            old = self._query_all(
+                KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": SITE}, ConsistentRead=True
+            )
+            model = SiteModel(version=int(meta["version"]))
+            for item in old:
+                sk = str(item["sk"])
+                if sk.startswith("art#"):
+                    entry = Entry.from_dict(item)
+                    model.entries[entry.slug] = entry
+                elif sk.startswith("ctr#"):
+                    model.counters[sk[4:]] = Counter(int(item["last_page"]), int(item["last_count"]))
+                elif sk.startswith("page#"):
+                    model.page_hashes[sk[5:]] = str(item["hash"])
+            items = list(bulk_items(model, self.policy))
+            for start in range(0, len(items), 500):
+                self.renew()
+                with self.table.batch_writer() as batch:
+                    for item in items[start : start + 500]:
+                        batch.put_item(Item=item)
+            counts = status_counts(model)
+            self._commit(model.version, "SET #l = :l, #c = :c", {":l": LAYOUT, ":c": counts})
+            stale = [str(i["sk"]) for i in old if str(i["sk"]) != "meta"]
+            with self.table.batch_writer() as batch:
+                for sk in stale:
+                    batch.delete_item(Key={"pk": SITE, "sk": sk})
+            moved = {
+                "entries": len(model.entries),
+                "counters": len(model.counters),
+                "pages": len(model.page_hashes),
+                "items": len(items),
+            }
+        return moved
 
     _NAMES = {
         "#v": "version",
@@ -415,6 +523,7 @@ class DynamoIndex:
         "#lo": "lease_owner",
         "#le": "lease_expires",
         "#f": "fence",
+        "#l": "layout",
     }
 
     def _commit(self, version: int, update: str, values: dict[str, Any], *, journal: str = "") -> None:
@@ -445,7 +554,6 @@ class DynamoIndex:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            self._cached = None
             meta = self._meta()
             if meta.get("lease_owner") != lease.owner or int(meta.get("fence", 0)) != lease.fence:
                 self._lease = None
@@ -509,7 +617,6 @@ class DynamoIndex:
             return
         self._apply(self._journal(meta))
         self._close_journal(int(meta["version"]), journal, int(meta.get("journal_parts", 0)))
-        self._cached = None
 
     def source(self, key: str) -> SourceRecord | None:
         item = self.table.get_item(Key={"pk": f"src#{key}", "sk": "src"}, ConsistentRead=True).get("Item")
@@ -685,7 +792,6 @@ class DynamoIndex:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             self._lease = None
-            self._cached = None
             raise StaleWrite("the site lease was taken over by another writer; this change starts again") from None
         lease.renewed = now
 

@@ -102,11 +102,11 @@ def ref_for_path(path: str, model: SiteModel) -> PageRef | None:
         return PageRef("tag_feed", (parts[1],))
     if parts[0] == "tags" and len(parts) == 4 and parts[2] == "page" and parts[3].isdigit():
         return PageRef("tag_archive", (parts[1], parts[3]))
-    if len(parts) == 1 and parts[0] in model.entries and model.entries[parts[0]].live:
+    if len(parts) == 1 and (entry := model.entries.get(parts[0])) is not None and entry.live:
         return PageRef("article", (parts[0],))
-    for entry in model.entries.values():
-        if entry.live and path in entry.redirects:
-            return PageRef("redirect", (path, entry.path))
+    owner = model.path_owner(path)
+    if owner is not None and (entry := model.entries.get(owner)) is not None and path in entry.redirects:
+        return PageRef("redirect", (path, entry.path))
     return None
 
 
@@ -139,9 +139,7 @@ def page_ref(listing: str, n: int) -> PageRef:
 
 def front_entries(model: SiteModel, listing: str, layout: Layout) -> list[Entry]:
     """What the listing's front page shows: its newest entries."""
-    if listing == "all":
-        return model.recent(layout.home_size)
-    return model.by_tag(listing.removeprefix("tag:"))[: layout.tag_front_size]
+    return model.newest(listing, layout.home_size if listing == "all" else layout.tag_front_size)
 
 
 def redirect_page(model: SiteModel, listing: str, layout: Layout) -> int:
@@ -157,13 +155,7 @@ def redirect_page(model: SiteModel, listing: str, layout: Layout) -> int:
     n = front[0].page_in(listing)
     if any(e.page_in(listing) != n for e in front):
         return 0
-    if "_members" in model.__dict__:  # built already (rendering): look the page up
-        on_page = len(model.members(listing, n))
-    elif listing == "all":  # planning: count, instead of indexing every listing of a large site twice
-        on_page = model.archive_size(n)
-    else:
-        on_page = sum(1 for e in model.by_tag(listing.removeprefix("tag:")) if e.page_in(listing) == n)
-    return n if on_page == len(front) else 0
+    return n if model.listing_size(listing, n) == len(front) else 0
 
 
 @dataclass(frozen=True)
@@ -183,10 +175,8 @@ def front_older(model: SiteModel, listing: str, layout: Layout) -> str:
     """The front page's "older articles" link: the archive page of the newest entry the
     front page does not show ("" when it shows them all). Never a redirect page: that
     one holds only what the front shows."""
-    if listing == "all":
-        size, entries = layout.home_size, model.recent(layout.home_size + 1)
-    else:
-        size, entries = layout.tag_front_size, model.by_tag(listing.removeprefix("tag:"))[: layout.tag_front_size + 1]
+    size = layout.home_size if listing == "all" else layout.tag_front_size
+    entries = model.newest(listing, size + 1)
     return page_ref(listing, entries[size].page_in(listing)).path if len(entries) > size else ""
 
 
@@ -217,8 +207,10 @@ def sitemap_listing_paths(model: SiteModel, layout: Layout) -> list[str]:
 def listing_refs(model: SiteModel) -> set[PageRef]:
     """Every page of the archive and of each live tag the model implies (page 1 to the
     last, redirects included), with each tag's page and feed."""
+    tags = [tag for tag, _ in model.tag_counts()]
+    model.prefetch_change([], counters=["all", *(f"tag:{tag}" for tag in tags)])
     refs = {page_ref("all", n) for n in range(1, model.last_page("all") + 1)}
-    for tag, _ in model.tag_counts():
+    for tag in tags:
         listing = f"tag:{tag}"
         refs |= {PageRef("tag", (tag,)), PageRef("tag_feed", (tag,))}
         refs |= {page_ref(listing, n) for n in range(1, model.last_page(listing) + 1)}
@@ -246,6 +238,8 @@ def plan(before: SiteModel, changes: Mapping[str, Entry | None], layout: Layout 
     that each span a contiguous range of dates; a single publish appends.
     """
     after = before.copy()
+    known = [*(e for e in changes.values() if e is not None), *_stored(before, changes)]
+    before.prefetch_change(known, [*(r.path for r in SITE_PAGES), *(e.path for e in known)])
     placing: list[tuple[Entry, Entry | None]] = []
     for slug, new in changes.items():
         old = before.entries.get(slug)
@@ -263,11 +257,8 @@ def plan(before: SiteModel, changes: Mapping[str, Entry | None], layout: Layout 
     changed = [s for s in changes if before.entries.get(s) != after.entries.get(s)]
     _similar_posts(before, after, changed, layout, result)
     # similar-post updates change entries too: plan every entry that changed
-    touched = [
-        s
-        for s in after.entries.keys() | before.entries.keys()
-        if (old := before.entries.get(s)) is not (new := after.entries.get(s)) and old != new  # `is`: cheap
-    ]
+    touched = after.changed_since(before)
+    after.prefetch(touched)
     for slug in sorted(set(touched) | set(changes)):
         _entry_pages(before, after, slug, layout, result)
     # a tag's pages can change only if an entry that has or had the tag changed
@@ -275,11 +266,17 @@ def plan(before: SiteModel, changes: Mapping[str, Entry | None], layout: Layout 
         t for s in {*touched, *changes} for m in (before, after) if (e := m.entries.get(s)) and e.live for t in e.tags
     }
     _listing_fronts(before, after, layout, result, tags)
-    _sitemaps(before, after, result)
+    _sitemaps(before, after, result, {*touched, *changes})
     _unstored_site_pages(before, result)
     # a path that is rendered again (a former slug now holding a redirect) is not deleted
     result.delete -= {ref.path for ref in result.render}
     return result
+
+
+def _stored(model: SiteModel, changes: Mapping[str, Entry | None]) -> list[Entry]:
+    """The changed entries as the model has them (their old tags count too)."""
+    model.prefetch(changes)
+    return [e for slug in changes if (e := model.entries.get(slug)) is not None]
 
 
 def relayout(before: SiteModel, layout: Layout = Layout()) -> SitePlan:
@@ -295,8 +292,9 @@ def relayout(before: SiteModel, layout: Layout = Layout()) -> SitePlan:
     moved = [slug for slug, entry in placed.items() if entry != before.entries[slug]]
     for slug in moved:
         after.entries[slug] = placed[slug]
-    kept = {name: c for name, c in after.counters.items() if name != "all" and not name.startswith("tag:")}
-    after.counters = {**kept, **counters}
+    for name in [n for n in after.counters if n == "all" or n.startswith("tag:")]:
+        del after.counters[name]
+    after.counters.update(counters)
     result = SitePlan(after=after)
     for slug in moved:
         _listing_moves(before.entries[slug], placed[slug], slug, result)
@@ -305,7 +303,7 @@ def relayout(before: SiteModel, layout: Layout = Layout()) -> SitePlan:
     for ref in sorted(implied):
         if ref.path not in before.page_hashes:
             result.add(ref, "listing page not yet stored")
-    for path in before.page_hashes:
+    for path in list(before.page_hashes):
         stored = ref_for_path(path, after) if path.startswith(("/page/", "/tags/")) else None
         if stored is not None and stored.kind in LISTING_KINDS and stored not in implied:
             result.render.discard(stored)
@@ -379,9 +377,14 @@ def _listing_fronts(
         result.add(PageRef("home"), "its archive link changed")
     if _feed(before.feed_entries(layout.feed_size)) != _feed(after.feed_entries(layout.feed_size)):
         result.add(PageRef("feed"), "newest articles changed")
-    tags_before, tags_after = before.live_tags(), after.live_tags()
+    if tags is None:
+        tags_before, tags_after = before.live_tags(), after.live_tags()
+        compared = tags_before | tags_after
+    else:  # only these tags can have appeared or gone
+        compared = tags
+        tags_before = {t for t in tags if before.tag_count(t)}
+        tags_after = {t for t in tags if after.tag_count(t)}
     pages_changed = tags_before != tags_after
-    compared = tags_before | tags_after if tags is None else tags
     for listing in ["all", *(f"tag:{t}" for t in sorted(compared))]:
         if listing != "all":
             tag = listing.removeprefix("tag:")
@@ -441,19 +444,24 @@ def _feed(entries: list[Entry]) -> list[tuple[object, ...]]:
     return [(*e.listed(), e.updated, e.tags, e.owner) for e in entries]
 
 
-def _sitemaps(before: SiteModel, after: SiteModel, result: SitePlan) -> None:
+def _sitemaps(before: SiteModel, after: SiteModel, result: SitePlan, slugs: set[str]) -> None:
+    """The sitemap shards of the changed entries (`slugs`), and the index when a shard
+    appeared, went, or has a newer update time."""
+
     def shard_view(model: SiteModel, n: int) -> list[tuple[str, str]]:
         return [(e.path, e.updated) for e in model.shard(n)]
 
-    shards = set(before.shards()) | set(after.shards())
-    index_changed = before.shards() != after.shards()
-    for n in shards:
+    shards = {e.sitemap_shard for s in slugs for m in (before, after) if (e := m.entries.get(s)) and e.sitemap_shard}
+    index_changed = False
+    for n in sorted(shards):
         old, new = shard_view(before, n), shard_view(after, n)
         if old != new:
             if new:
                 result.add(PageRef("sitemap", (str(n),)), "sitemap entries changed")
             else:
                 result.delete.add(PageRef("sitemap", (str(n),)).path)
+            if not old or not new:
+                index_changed = True
             if max((u for _, u in old), default="") != max((u for _, u in new), default=""):
                 index_changed = True
     if index_changed:
@@ -465,8 +473,7 @@ def _similar_posts(before: SiteModel, after: SiteModel, changed: list[str], layo
     k = layout.similar_count
     # a change that leaves what ranking reads alone (a body edit, a new summary) moves no block
     reranked = [s for s in changed if _similarity(before.entries.get(s)) != _similarity(after.entries.get(s))]
-    live_count = sum(1 for e in after.entries.values() if e.live)
-    if len(reranked) > max(200, live_count // 10):
+    if after.whole and len(reranked) > max(200, after.live_count() // 10):
         # a bulk change (a first build): ranking everything at once is cheaper than finding who is reached
         everything = [s for s, e in after.entries.items() if e.live]
         for slug, similar in similar_for(after, everything, k).items():
@@ -499,6 +506,8 @@ def _reached_similar_posts(before: SiteModel, after: SiteModel, changed: list[st
         if new is not None and new.live:
             reach |= after.candidates(new)
     changed_set = set(changed)
+    after.prefetch(reach)
+    after.prefetch({e.similar[k - 1] for s in reach if (e := after.entries.get(s)) and len(e.similar) >= k})
     recompute = {s for s in changed if (e := after.entries.get(s)) is not None and e.live}
     inserts: dict[str, tuple[str, ...]] = {}
     for slug in reach - changed_set:

@@ -179,6 +179,7 @@ class Publisher:
         self.workers = workers  # processes rendering a large plan (local builds); 1 in Lambda
         self._unrepaired: list[str] = []  # paths changed under a lease that was taken over (see lease)
         self.theme_failures: dict[str, Outcome] = {}  # theme files that failed on a page (see _render)
+        self.prerendered: dict[PageRef, Page | None] = {}  # pages a re-render chunk rendered before its lease
 
     # -- the story --------------------------------------------------------------
 
@@ -545,6 +546,7 @@ class Publisher:
         force: bool = False,
         check: Sequence[str] = (),
         records: Sequence[SourceRecord] = (),
+        purge_tag: tuple[str, int] = ("", 0),
     ) -> Applied:
         """Store the planned pages whose bytes changed (all of them with `force`), delete, purge, commit.
 
@@ -554,6 +556,7 @@ class Publisher:
         where the model has the page, deleted and purged where no article owns it."""
         after = site_plan.after
         suspect = unique([*model.dirty, *check])
+        after.prefetch_pages([*(ref.path for ref in site_plan.render), *site_plan.delete, *suspect])
         forced = {path for path in suspect if path in after.page_hashes}
         unowned = set()
         for path in forced:
@@ -569,6 +572,9 @@ class Publisher:
         deleted |= {path for path in suspect if path not in after.page_hashes and path not in written}
         applied.deleted = sorted(deleted - written)
         urls = [self._purge_item(p) for p in applied.written] + [self.renderer.url(p) for p in applied.deleted]
+        tag, over = purge_tag
+        if tag and len(applied.written) > over:  # many pages of one kind: one tag purge, not a URL each
+            urls = [TAG_ITEM + tag, *(self.renderer.url(p) for p in applied.deleted)]
         touched = [*sorted(written), *applied.deleted]
         if touched:
             # Before touching a page, record what this attempt may change and must purge
@@ -590,11 +596,7 @@ class Publisher:
                 changed.append(path)
                 after.page_hashes.pop(path, None)
             after.dirty = []
-            if (
-                after.entries != model.entries
-                or after.page_hashes != model.page_hashes
-                or after.counters != model.counters
-            ):
+            if after.differs_from(model):
                 self.index.save(model, after, records)  # the commit: fenced, atomic
                 applied.committed = True
             elif touched or model.dirty:
@@ -677,6 +679,13 @@ class Publisher:
             total.purged += applied.purged
             total.committed = total.committed or applied.committed
 
+    def rerender_store(self, model: SiteModel, refs: Sequence[PageRef], *, tag_purge_over: int = 50) -> Applied:
+        """Store the article pages of a re-render chunk that changed (see edgepub.rerender):
+        purged as the article pages' cache tag when more than `tag_purge_over` changed."""
+        return self._store(
+            model, SitePlan(after=model.copy(), render=set(refs)), {}, purge_tag=("article", tag_purge_over)
+        )
+
     def store_plan(self, model: SiteModel, site_plan: SitePlan, articles: Mapping[str, Article]) -> Applied:
         """Render, store and purge a plan made elsewhere (a local build's full re-render)."""
         return self._store(model, site_plan, articles)
@@ -686,6 +695,8 @@ class Publisher:
         from edgepub.plan import SITE_PAGES, listing_refs
 
         refs = {*SITE_PAGES, *listing_refs(model)}  # and listing pages not stored yet (an older site's tag feeds)
+        if not model.whole:  # stored pages the model does not imply are drift repair's to find
+            return refs
         for path in model.page_hashes:
             ref = ref_for_path(path, model)
             if ref is not None and ref.kind != "article":
@@ -729,8 +740,12 @@ class Publisher:
         return self._store(model, SitePlan(after=model.copy(), render=set(refs)), {}, force=True, check=strays)
 
     def _render_leased(self, ref: PageRef, site_plan: SitePlan, articles: Mapping[str, Article]) -> Page | None:
-        """Render one page, renewing the lease of a long render (a third of it gone: one call)."""
+        """Render one page, renewing the lease of a long render (a third of it gone: one call).
+        A page rendered before the lease was taken, from the entry the model still has
+        (`prerendered`: a re-render chunk), is not rendered again."""
         self.index.renew()
+        if ref in self.prerendered:
+            return self.prerendered[ref]
         return self._render(ref, site_plan, articles)
 
     def _render(self, ref: PageRef, site_plan: SitePlan, articles: Mapping[str, Article]) -> Page | None:

@@ -238,10 +238,7 @@ class Renderer:
             return Page(path=ref.path, body=body.encode(), kind="sitemap", content_type=XML, cache_tags=("sitemap",))
         if kind == "sitemap_index":
             maps = [(self.url(PageRef("sitemap_pages").path), "")]
-            maps += [
-                (self.url(PageRef("sitemap", (str(n),)).path), max((e.updated for e in model.shard(n)), default=""))
-                for n in model.shards()
-            ]
+            maps += [(self.url(PageRef("sitemap", (str(n),)).path), model.shard_updated(n)) for n in model.shards()]
             body = self.env.get_template("sitemap_index.xml").render(sitemaps=maps)
             return Page(path=ref.path, body=body.encode(), kind="sitemap", content_type=XML, cache_tags=("sitemap",))
         if kind == "robots":
@@ -283,6 +280,7 @@ class Renderer:
     def similar_of(self, entry: Entry | None, model: SiteModel) -> list[Entry]:
         if entry is None:
             return []
+        model.prefetch(entry.similar)
         return [model.entries[s] for s in entry.similar if s in model.entries]
 
 

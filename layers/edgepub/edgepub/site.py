@@ -209,8 +209,40 @@ class SiteModel:
             return (self.__dict__["_by_feature"], self.entries)
         return self.copied_features  # not needed here: the one this was copied from, for the copy to update
 
+    # True: every entry, counter and page hash is in memory (local builds, the memory
+    # index). A `edgepub.partial.PartialModel` reads what it is asked for from the index.
+    whole = True
+
     def counter(self, name: str) -> Counter:
         return self.counters.setdefault(name, Counter())
+
+    def prefetch(self, slugs: Iterable[str]) -> None:
+        """Entries about to be read one by one (a partial model reads them in one batch)."""
+
+    def prefetch_change(
+        self, entries: Iterable[Entry], paths: Iterable[str] = (), counters: Iterable[str] = ()
+    ) -> None:
+        """What planning a change to these entries reads (a partial model reads it in one batch)."""
+
+    def prefetch_pages(self, paths: Iterable[str]) -> None:
+        """Page hashes about to be read one by one (a partial model reads them in one batch)."""
+
+    def changed_since(self, before: SiteModel) -> list[str]:
+        """Slugs whose entry differs from `before`'s (this model was copied from it)."""
+        return [
+            s
+            for s in self.entries.keys() | before.entries.keys()
+            if (old := before.entries.get(s)) is not (new := self.entries.get(s)) and old != new  # `is`: cheap
+        ]
+
+    def differs_from(self, before: SiteModel) -> bool:
+        """Whether committing this model (copied from `before`) changes anything stored."""
+        return (
+            self.entries != before.entries or self.page_hashes != before.page_hashes or self.counters != before.counters
+        )
+
+    def live_count(self) -> int:
+        return sum(1 for e in self.entries.values() if e.live)
 
     def last_page(self, listing: str) -> int:
         """The last page of a listing ("all", "tag:<t>"); 0 when it has none. Reading it adds no counter."""
@@ -308,6 +340,36 @@ class SiteModel:
     def recent(self, n: int) -> list[Entry]:
         return self.live_entries[:n]
 
+    def newest(self, listing: str, n: int) -> list[Entry]:
+        """The newest n live entries of a listing: "all" (the archive) or "tag:<t>"."""
+        if listing == "all":
+            return self.recent(n)
+        return self.by_tag(listing.removeprefix("tag:"))[:n]
+
+    def listing_size(self, listing: str, n: int) -> int:
+        """How many live entries page n of a listing holds."""
+        if "_members" in self.__dict__:  # built already (rendering): look the page up
+            return len(self.members(listing, n))
+        if listing == "all":  # planning: count, instead of indexing every listing of a large site twice
+            return self.archive_size(n)
+        return sum(1 for e in self.by_tag(listing.removeprefix("tag:")) if e.page_in(listing) == n)
+
+    def tag_count(self, tag: str) -> int:
+        """How many live entries have the tag."""
+        return len(self.by_tag(tag))
+
+    def feature_members(self, feature: str) -> set[str]:
+        """Slugs of the live entries with a feature ("tag:<t>", "stack:<s>", "tool:<t>", "entity:<e>")."""
+        return self._by_feature.get(feature, set())
+
+    def age_key(self, slug: str) -> Any:
+        """Orders live entries oldest first (similar posts' tie-break)."""
+        return self._age[slug]
+
+    def shard_updated(self, n: int) -> str:
+        """The newest update time in sitemap shard n."""
+        return max((e.updated for e in self.shard(n)), default="")
+
     def feed_entries(self, n: int, tag: str = "") -> list[Entry]:
         """The newest n live entries (with the tag) that search engines may index: what
         feeds show. A `noindex` article is listed on the site but left out of feeds."""
@@ -390,25 +452,25 @@ def similar_for(model: SiteModel, slugs: Iterable[str], k: int) -> dict[str, tup
 
 
 def _ranked_similar(model: SiteModel, entry: Entry, k: int) -> tuple[str, ...]:
-    index, age = model._by_feature, model._age
+    members, age = model.feature_members, model.age_key
     weights = [*((f"stack:{s}", 2) for s in entry.stack_set), *((o, 1) for o in entry.other_set)]
 
     def secondary(pool: set[str] | None) -> Tally[str]:
         """Shared stack (twice) plus shared tools and entities, for the candidates in `pool` (None: all)."""
         scores: Tally[str] = Tally()
         for feature, weight in weights:
-            members = index.get(feature, set())
-            hits = members if pool is None else pool & members
+            found = members(feature)
+            hits = found if pool is None else pool & found
             for _ in range(weight):
                 scores.update(hits)
         return scores
 
     def ranked_by(scores: Tally[str], pool: Iterable[str]) -> list[str]:
-        return sorted(pool, key=lambda s: (-scores[s], age[s]))  # more secondary, then older
+        return sorted(pool, key=lambda s: (-scores[s], age(s)))  # more secondary, then older
 
     ranked: list[str] = []
     seen = {entry.slug}
-    for level in _tag_levels([index.get(f"tag:{t}", set()) for t in entry.tag_set]):
+    for level in _tag_levels([members(f"tag:{t}") for t in entry.tag_set]):
         level -= seen  # those sharing more tags are ranked already
         if not level:
             continue
