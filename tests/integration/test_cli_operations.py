@@ -125,3 +125,21 @@ def test_status_shows_the_last_purge_and_a_rejection(stack):
     data = json.loads(rejected.output)
     assert data["rejection"]["problems"][0]["field"] == "front matter"
     assert data["source"]["state"] == "rejected"
+
+
+def test_rerender_queues_chunks_and_follows_them_to_the_end(stack):
+    publish(stack, V1)
+    env = stack.settings_env()
+    runner = CliRunner()
+    dry = runner.invoke(cli, ["rerender", "--dry-run"], env=env)
+    assert dry.exit_code == 0, dry.output
+    assert "would queue 1 chunks for 1 live articles" in dry.output
+    started = runner.invoke(cli, ["rerender", "--json"], env=env)
+    assert started.exit_code == 0, started.output
+    job = json.loads(started.output)["job"]
+    stack.run_until_idle()
+    done = runner.invoke(cli, ["rerender", "--job", job], env=env)
+    assert done.exit_code == 0 and f"re-render {job}: 1 chunks done" in done.output
+    # the index is in the current layout: nothing to move
+    moved = runner.invoke(cli, ["migrate-index"], env=env)
+    assert moved.exit_code == 0 and "nothing to move" in moved.output

@@ -37,6 +37,7 @@ def test_every_event_file_is_covered_here():
         "ops-purge.json",
         "ops-reconcile-dry-run.json",
         "ops-relayout-dry-run.json",
+        "ops-rerender.json",
         "ops-dlq-list.json",
     }
     assert {p.name for p in EVENTS.glob("*.json")} == covered
@@ -117,6 +118,11 @@ def test_ops_events(stack, samples):
     assert stack.invoke("OpsFunction", load("ops-reconcile-dry-run.json"))["missing_from_index"] == []
     relayout = stack.invoke("OpsFunction", load("ops-relayout-dry-run.json"))
     assert relayout["dry_run"] is True and relayout["moved"] == 0  # one article: already in date order
+    started = stack.invoke("OpsFunction", load("ops-rerender.json"))
+    assert started["chunks"] == 1 and not started["resumed"]
+    stack.run_until_idle()  # a publish function renders the chunk, then the site's own pages
+    done = stack.invoke("OpsFunction", {"action": "rerender", "job": started["job"]})
+    assert done == {"job": started["job"], "done": 1}
     assert stack.invoke("OpsFunction", load("ops-dlq-list.json")) == {"queue": "publish", "messages": []}
     # nothing to roll back to yet: the error comes back as data, with its exit code
     refused = stack.invoke("OpsFunction", load("ops-rollback.json"))

@@ -842,6 +842,62 @@ def relayout(ctx: click.Context, out: Path | None, site_url: str | None, dry_run
     _emit(as_json, data, text)
 
 
+@cli.command()
+@click.option("--job", help="Say how many chunks of this re-render are done; start nothing.")
+@click.option("--dry-run", is_flag=True, help="Say how many articles and chunks it would queue; queue nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def rerender(ctx: click.Context, job: str | None, dry_run: bool, as_json: bool) -> None:
+    """Render every article page again, in parallel chunks (after a template change, say).
+
+    The stack's ops function queues one publish-queue message per 250 live articles;
+    publish functions render the chunks in parallel, each storing and purging the
+    pages whose bytes changed, then the site's own pages once. Started again after a
+    failure, it goes on where the queuing stopped; a chunk that failed is delivered
+    again. `--job` shows progress.
+    """
+    if job:
+        data = _act(ctx, {"action": "rerender", "job": job})
+        _emit(as_json, data, f"re-render {data['job']}: {data['done']} chunks done")
+        return
+    data = _act(ctx, {"action": "rerender", "dry_run": dry_run})
+    if dry_run:
+        text = f"would queue {data['chunks']} chunks for {data['live']} live articles (dry run: nothing queued)"
+    else:
+        again = " (going on with a re-render whose queuing had stopped)" if data["resumed"] else ""
+        text = (
+            f"re-render {data['job']}: {data['chunks']} chunks queued{again}, then the site's own pages; "
+            f"follow it with: edgepub rerender --job {data['job']}"
+        )
+    _emit(as_json, data, text)
+
+
+@cli.command("migrate-index")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def migrate_index(ctx: click.Context, as_json: bool) -> None:
+    """Move the index an older edgepub wrote to the current layout (once, after upgrading).
+
+    Older versions kept the whole site model in one partition of the table, read
+    whole by every publish; this version reads only what a change touches, from
+    items spread over many partitions. Until the move, functions refuse to publish
+    with an error that names this command. It runs under the site lease, can be run
+    again after a failure, and does nothing once done. A very large site (over
+    ~100,000 articles) may outlast the ops function's 5 minutes: run it without
+    --stack, with AWS credentials and the stack's EDGEPUB_* settings in the environment.
+    """
+    data = _act(ctx, {"action": "migrate_index"})
+    moved = data["moved"]
+    if not moved["items"]:
+        text = "the index is already in the current layout: nothing to move"
+    else:
+        text = (
+            f"moved {moved['entries']} articles, {moved['counters']} counters and {moved['pages']} page hashes "
+            f"({moved['items']} items written)"
+        )
+    _emit(as_json, data, text)
+
+
 def _relayout_local(out: Path, site_url: str | None, dry_run: bool) -> Any:
     """`ops.relayout` on a local build folder: its index, its pages, a purger that only records."""
     from edgepub import ops

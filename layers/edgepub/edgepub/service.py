@@ -51,8 +51,16 @@ def aws_publisher(settings: Settings) -> Publisher:
 def fan_out(publisher: Publisher, queue: PublishQueue) -> int:
     """Queue every live source and the site's own pages for rendering again; the count queued."""
     from edgepub import ops
+    from edgepub.partial import PartialModel
 
-    if not any(e.live for e in publisher.index.load().entries.values()):
+    model = publisher.index.load()
+    if isinstance(model, PartialModel):  # the table: article pages in chunks, rendered in parallel
+        from edgepub import rerender
+
+        if not model.live_count():
+            return len(publisher.refresh_site_pages().written)
+        return rerender.start(publisher, queue).chunks + 1
+    if not any(e.live for e in model.entries.values()):
         return len(publisher.refresh_site_pages().written)
     return ops.republish(publisher, queue, everything=True).queued
 
@@ -143,6 +151,19 @@ def publish_message(publisher: Publisher, body: str) -> list[Outcome]:
         message = json.loads(body)
     except ValueError:
         message = None
+    if isinstance(message, dict) and message.get("edgepub") == "rerender":
+        from edgepub import rerender
+
+        chunk = rerender.Chunk.from_message(message)
+        applied = rerender.run_chunk(publisher, chunk)
+        return [
+            Outcome(
+                f"(re-render {chunk.job} from {chunk.first})",
+                "published" if applied.written else "unchanged",
+                written=[p.path for p in applied.written],
+                purged=applied.purged,
+            )
+        ]
     if isinstance(message, dict) and message.get("edgepub") == "site-pages":
         applied = publisher.refresh_site_pages()
         return [
@@ -360,6 +381,8 @@ OPS_ACTIONS = (
     "purge",
     "reconcile",
     "relayout",
+    "rerender",
+    "migrate_index",
     "dlq_list",
     "dlq_redrive",
 )
@@ -371,6 +394,9 @@ def run_ops(publisher: Publisher, event: dict[str, Any]) -> dict[str, Any]:
     {"action": "status", "slug": S} | {"action": "republish", "slugs": [...] | "all": true | "tag": T}
     | {"action": "unpublish", "slug": S} | {"action": "rollback", "slug": S, "to": VERSION}
     | {"action": "purge", "urls": [...], "tags": [...], "prefixes": [...]} | {"action": "reconcile"}
+    | {"action": "rerender"}: every article page rendered again in chunks, in parallel;
+      with "job": J, how many of its chunks are done
+    | {"action": "migrate_index"}: move an index an older edgepub wrote to the current layout
     | {"action": "dlq_list" | "dlq_redrive", "queue": "publish" | "purge"};
     any of them with "dry_run": true. A request that cannot be acted on as given
     raises InvalidRequest (exit code 2).
@@ -427,6 +453,22 @@ def run_ops(publisher: Publisher, event: dict[str, Any]) -> dict[str, Any]:
         result = ops.reconcile(publisher, SqsPublishQueue(settings), dry_run=dry_run)
     elif action == "relayout":
         result = ops.relayout(publisher, dry_run=dry_run)
+    elif action == "rerender":
+        from edgepub import rerender
+
+        if event.get("job"):  # how far a re-render got
+            job = str(event["job"])
+            return {"job": job, "done": rerender.progress(publisher, job)}
+        if dry_run:
+            live = publisher.index.load().live_count()
+            return {"dry_run": True, "live": live, "chunks": -(-live // rerender.CHUNK)}
+        result = rerender.start(publisher, SqsPublishQueue(settings))
+    elif action == "migrate_index":
+        from edgepub.index import DynamoIndex
+
+        if not isinstance(publisher.index, DynamoIndex):
+            raise InvalidRequest("migrate_index moves the DynamoDB index; this target has none")
+        return {"moved": publisher.index.migrate()}
     elif action in ("dlq_list", "dlq_redrive"):
         return dead_letters(settings, action, str(event.get("queue", "publish")), dry_run=dry_run)
     else:

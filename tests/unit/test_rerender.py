@@ -1,0 +1,119 @@
+"""A full re-render in chunks (edgepub.rerender): chunks queued, rendered and committed
+one by one, the same pages as a whole re-render, and a crash mid-way resumed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+
+import pytest
+from edgepub import rerender
+from edgepub.plan import PageRef
+from edgepub.render import Renderer
+from edgepub.service import publish_message
+
+from tests.support.sites import Site, partial_twin
+
+
+class ListQueue:
+    """The publish queue as a list (a message stays until it was handled)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[str] = []
+
+    def send(self, bodies: Sequence[str]) -> list[str]:
+        self.bodies += bodies
+        return [str(i) for i in range(len(bodies))]
+
+    def depth(self) -> int:
+        return len(self.bodies)
+
+
+def retitle(site: Site) -> None:
+    """A change every article page shows (as a theme change would be)."""
+    site.settings = replace(site.settings, site_title="Renamed site")
+    site.publisher.settings = site.settings
+    site.publisher.renderer = Renderer(site.settings)
+
+
+class Crash(Exception):
+    pass
+
+
+def test_a_rerender_in_chunks_writes_what_a_whole_rerender_writes_and_resumes_after_a_crash():
+    whole, partial, _ = partial_twin(120)
+    for site in (whole, partial):
+        retitle(site)
+    model = whole.index.load()
+    whole.publisher.rewrite(model, [PageRef("article", (s,)) for s, e in model.entries.items() if e.live])
+    whole.publisher.refresh_site_pages()
+
+    queue = ListQueue()
+    started = rerender.start(partial.publisher, queue, size=16)
+    live = sum(1 for e in model.entries.values() if e.live)
+    assert started.chunks == -(-live // 16) and queue.depth() == started.chunks + 1
+
+    # the fourth chunk's invocation dies after its third page is stored: its message comes back
+    put, stored = partial.pages.put, []
+
+    def dying_put(page):
+        stored.append(page.path)
+        if len(stored) == 16 * 3 + 3:
+            raise Crash("the invocation died")
+        return put(page)
+
+    partial.pages.put = dying_put  # type: ignore[method-assign]
+    handled = 0
+    while queue.bodies:
+        body = queue.bodies[0]
+        try:
+            publish_message(partial.publisher, body)
+        except Crash:
+            continue  # the message is received again
+        queue.bodies.pop(0)
+        handled += 1
+    assert handled == started.chunks + 1
+    assert rerender.progress(partial.publisher, started.job) == started.chunks
+
+    assert partial.pages.pages.keys() == whole.pages.pages.keys()
+    differ = sorted(k for k, p in whole.pages.pages.items() if partial.pages.pages[k].body != p.body)
+    assert differ == []
+    assert b"Renamed site" in partial.pages.pages["article-00007/index.html"].body
+    # chunks this small purge each article URL they wrote
+    purged = {u for batch in partial.purger.batches for u in batch}
+    assert {f"https://www.example.com/article-{i:05d}/" for i in range(120)} <= purged
+    assert partial.index.load().pending_purge == []
+
+
+def test_a_chunk_that_writes_many_pages_purges_their_cache_tag_once():
+    _, partial, _ = partial_twin(40)
+    retitle(partial)
+    model = partial.index.load()
+    refs = [PageRef("article", (f"article-{i:05d}",)) for i in range(40)]
+    applied = partial.publisher.rerender_store(model, refs, tag_purge_over=10)
+    assert len(applied.written) == 40
+    assert partial.purger.tags == ["article"] and partial.purger.batches == []
+
+
+def test_starting_again_goes_on_with_the_job_it_did_not_finish_queuing():
+    _, partial, _ = partial_twin(60)
+    queue = ListQueue()
+
+    class Failing(ListQueue):
+        def send(self, bodies: Sequence[str]) -> list[str]:
+            if len(self.bodies) >= 2:
+                raise Crash("SendMessageBatch failed")
+            return super().send(bodies)
+
+    failing = Failing()
+    with pytest.raises(Crash):
+        rerender.start(partial.publisher, failing, size=1)  # 40 keys a page: one page queued, then a crash
+    again = rerender.start(partial.publisher, queue, size=1)
+    assert again.resumed
+    live = partial.index.load().live_count()
+    # the first page's chunks are not queued again: the job goes on after them
+    assert len(failing.bodies) + again.chunks == live
+    assert {
+        rerender.Chunk.from_message(json.loads(b)).job for b in failing.bodies + queue.bodies[:-1]
+    } == {again.job}
