@@ -109,3 +109,15 @@ def test_items_read_by_a_publish_do_not_grow_with_the_site(monkeypatch):
     # what it does read: the candidates of four features and the blocks they hold,
     # the home page and feed, a few listing pages, a sitemap shard, the tags
     assert large[0] < 4 * 50 * 2 + 1000 + 300, large
+
+
+def test_drift_repair_batches_page_paths_in_order_without_reading_every_hash():
+    whole, partial_site, _ = pair(60)
+    stored = whole.index.load()
+    model = partial_site.publisher.index.load()  # strict: a whole read raises
+    cursor, seen = "", []
+    while batch := model.page_paths_after(cursor, 25):
+        assert batch == stored.page_paths_after(cursor, 25)
+        seen += batch
+        cursor = batch[-1]
+    assert seen == sorted(stored.page_hashes)

@@ -239,7 +239,7 @@ def repair_drift(publisher: Publisher, index: ArticleIndex, *, batch: int = 200,
     cursor = index.cursor("drift")
     model = publisher.index.load()
     if not cursor.startswith("orphans:"):
-        paths = [p for p in sorted(model.page_hashes) if p > cursor][:batch]
+        paths = model.page_paths_after(cursor, batch)
         broken: list[PageRef] = []
         for path in paths:
             stored = publisher.pages.head(key_for_path(path))
@@ -257,6 +257,7 @@ def repair_drift(publisher: Publisher, index: ArticleIndex, *, batch: int = 200,
         token = cursor.removeprefix("orphans:")
         keys, following = publisher.pages.list_keys(token, limit=batch)
         report.checked = len(keys)
+        model.prefetch_pages(path_for_key(k) for k in keys)
         unknown = [k for k in keys if path_for_key(k) not in model.page_hashes]
         # an orphan is a page edgepub stored (it carries its content hash) that no article owns
         # now; anything else in the bucket (a file an operator put there) is left alone

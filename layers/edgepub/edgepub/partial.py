@@ -15,7 +15,7 @@ is stored and what changed.
 
 The layout of the items (one table, keys pk and sk):
 
-- ``art#NN`` / ``<slug>``: an entry (NN: one of 64 buckets, by a hash of the slug)
+- ``art#NN`` / ``<slug>``: an entry (NN: one of 16 buckets, by a hash of the slug)
 - ``page#NN`` / ``<path>``: the hash of a stored page
 - ``ctr`` / ``<listing>``: a listing counter ("all", "tag:<t>", "sitemap")
 - ``new`` / ``<date>#<slug>``: live entries by date (``ni``: noindex)
@@ -48,7 +48,7 @@ Key = tuple[str, str]
 Item = dict[str, Any]
 V = TypeVar("V")
 
-BUCKETS = 64
+BUCKETS = 16  # entries and page hashes are spread over this many partition keys; a whole-site read queries each
 NEWEST = "new"
 TAGS = "tags"
 SHARDS: Key = ("sitemap", "shards")
@@ -385,6 +385,19 @@ class PartialModel(SiteModel):
 
     def prefetch_pages(self, paths: Iterable[str]) -> None:
         self.page_hashes.prefetch(paths)
+
+    def page_paths_after(self, cursor: str, n: int) -> list[str]:
+        """Merged from each bucket's first n after `cursor` (paths start with "/", past "!")."""
+        lower = cursor + " " if cursor else "!"
+        found: list[str] = []
+        for number in range(BUCKETS):
+            for item in self.stored.reader.query(f"page#{number:02d}", between=(lower, "\uffff"), limit=n):
+                self.stored.items[page_key(str(item["sk"]))] = item
+                found.append(str(item["sk"]))
+        changes = self.page_hashes.changes
+        found = [p for p in found if changes.get(p, "") is not None]
+        found += [p for p, h in changes.items() if h is not None and p > cursor and p not in found]
+        return sorted(found)[:n]
 
     def changed_since(self, before: SiteModel) -> list[str]:
         return differing(self.entries, before.entries)

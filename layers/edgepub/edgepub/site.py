@@ -227,6 +227,10 @@ class SiteModel:
     def prefetch_pages(self, paths: Iterable[str]) -> None:
         """Page hashes about to be read one by one (a partial model reads them in one batch)."""
 
+    def page_paths_after(self, cursor: str, n: int) -> list[str]:
+        """The first n stored page paths after `cursor`, in order (drift repair's batches)."""
+        return [p for p in sorted(self.page_hashes) if p > cursor][:n]
+
     def changed_since(self, before: SiteModel) -> list[str]:
         """Slugs whose entry differs from `before`'s (this model was copied from it)."""
         return [
