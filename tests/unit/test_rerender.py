@@ -92,7 +92,9 @@ def test_a_chunk_that_writes_many_pages_purges_their_cache_tag_once():
     model = partial.index.load()
     refs = [PageRef("article", (f"article-{i:05d}",)) for i in range(40)]
     applied = partial.publisher.rerender_store(model, refs, tag_purge_over=10)
-    assert len(applied.written) == 40
+    assert len(applied.written) == 40  # more than PARALLEL_WRITES_OVER: stored in parallel
+    assert all(b"Renamed site" in partial.pages.body(f"/article-{i:05d}/") for i in range(40))
+    assert partial.index.load().page_hashes["/article-00039/"] == applied.written[-1].content_hash
     assert partial.purger.tags == ["article"] and partial.purger.batches == []
 
 

@@ -106,6 +106,10 @@ class Applied:
 MAX_BUNDLE_FILES = 50  # files one article may reference from its bundle (each at most 10 MB, read when it publishes)
 REFRESH_CHUNK = 200  # site pages refreshed per lease and commit (refresh_site_pages)
 COMMIT_ATTEMPTS = 3  # a change whose commit is refused (another writer won) starts again from fresh state
+PARALLEL_WRITES_OVER = (
+    32  # pages a plan writes one at a time; more go in parallel (the crash-point scenarios write fewer)
+)
+WRITERS = 16  # page writes in flight at once (boto3 clients are thread-safe)
 TAG_ITEM = "cache-tag:"  # marks a cache tag among the URLs pending purge
 OUTDATED_NOTICE = "This article is overdue for review and may be out of date."
 
@@ -585,10 +589,13 @@ class Publisher:
             self.index.save_pending(model.version, after.pending_purge, after.dirty)
         changed: list[str] = []  # what this attempt changed in the site bucket, should its lease be lost
         try:
+            if len(applied.written) > PARALLEL_WRITES_OVER:  # a re-render chunk, a first build
+                self._put_in_parallel(applied.written, changed)
             for page in applied.written:
-                self.index.renew()  # before each write: a writer that outlived its lease stops here
-                self.pages.put(page)
-                changed.append(page.path)
+                if page.path not in changed:
+                    self.index.renew()  # before each write: a writer that outlived its lease stops here
+                    self.pages.put(page)
+                    changed.append(page.path)
                 after.page_hashes[page.path] = page.content_hash
             for path in applied.deleted:
                 self.index.renew()
@@ -608,6 +615,19 @@ class Publisher:
             raise
         applied.purged = self.flush_purges(after)
         return applied
+
+    def _put_in_parallel(self, pages: Sequence[Page], changed: list[str]) -> None:
+        """Store many pages with `WRITERS` requests in flight, the lease renewed before each
+        group: the writes of a large plan take the time of a few, not of all, under the lease.
+        (Their paths are recorded as dirty before: a failure leaves them for the next writer.)"""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(WRITERS) as pool:
+            for start in range(0, len(pages), 4 * WRITERS):
+                self.index.renew()
+                group = pages[start : start + 4 * WRITERS]
+                changed += [p.path for p in group]  # attempted: checked again if the lease is lost
+                list(pool.map(self.pages.put, group))
 
     def _render_changed(
         self,
