@@ -35,6 +35,7 @@ def _client(service: str, endpoint_url: str, region: str, who: str = "") -> Any:
         retries={"mode": "standard", "max_attempts": 4},
         connect_timeout=5,
         read_timeout=20,
+        max_pool_connections=32,  # a large plan stores its pages 16 at a time (publisher.WRITERS)
         s3={"addressing_style": "path"} if endpoint_url else {},
     )
     return boto3.session.Session().client(service, endpoint_url=endpoint_url or None, region_name=region, config=config)

@@ -28,15 +28,18 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from edgepub.article import Article
 from edgepub.partial import NEWEST, PartialModel
 from edgepub.plan import PageRef, SitePlan
 from edgepub.ports import PublishQueue
 from edgepub.publisher import Applied, Publisher
+from edgepub.site import Entry
 from edgepub.theme import load_spec
 
 log = logging.getLogger(__name__)
 
 CHUNK = 250  # article pages a chunk renders: seconds of work, well inside the function's timeout
+READERS = 16  # sources a chunk reads at once
 MESSAGE = "rerender"
 CURSOR = "rerender"  # the job being queued: "<job> <last key queued>" ("" when none)
 
@@ -110,7 +113,10 @@ def run_chunk(publisher: Publisher, chunk: Chunk) -> Applied:
     refs = [PageRef("article", (slug,)) for slug in sorted(seen)]
     publisher.use_spec(load_spec(publisher.index))  # the site's theme as it is now (a new process has none)
     theme = publisher.spec.digest
-    pages = {ref: publisher._render(ref, plan, {}) for ref in refs}  # outside the lease: in parallel
+    began = time.perf_counter()
+    articles = read_articles(publisher, list(seen.values()))
+    pages = {ref: publisher._render(ref, plan, articles) for ref in refs}  # outside the lease: in parallel
+    rendered = time.perf_counter()
     with publisher.lease():  # which adopts the theme committed last
         current = _model(publisher)
         current.prefetch(slugs)
@@ -125,7 +131,27 @@ def run_chunk(publisher: Publisher, chunk: Chunk) -> Applied:
         finally:
             publisher.prerendered = {}
     publisher.index.claim(chunk.marker)
+    log.info(
+        "re-render %s from %s: %d articles rendered in %.1f s, %d pages stored under the lease in %.1f s",
+        chunk.job,
+        chunk.first,
+        len(pages),
+        rendered - began,
+        len(applied.written),
+        time.perf_counter() - rendered,
+    )
     return applied
+
+
+def read_articles(publisher: Publisher, entries: list[Entry]) -> dict[str, Article]:
+    """The entries' sources as they were published, read `READERS` at a time (the reads,
+    not the parsing, are what a chunk waits on); one that is gone or broken is left out
+    (its page is then rendered, and reported, as a single re-render would)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(READERS) as pool:
+        read = list(pool.map(publisher._reload, entries))
+    return {entry.slug: article for entry, article in zip(entries, read, strict=True) if article is not None}
 
 
 def progress(publisher: Publisher, job: str) -> int:
