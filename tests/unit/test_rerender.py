@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from edgepub import rerender
@@ -89,6 +90,7 @@ def test_a_rerender_in_chunks_writes_what_a_whole_rerender_writes_and_resumes_af
 def test_a_chunk_that_writes_many_pages_purges_their_cache_tag_once():
     _, partial, _ = partial_twin(40)
     retitle(partial)
+    partial.publisher.settings = replace(partial.publisher.settings, purge_by_tag=True)  # the edge sets cache tags
     model = partial.index.load()
     refs = [PageRef("article", (f"article-{i:05d}",)) for i in range(40)]
     applied = partial.publisher.rerender_store(model, refs, tag_purge_over=10)
@@ -116,6 +118,65 @@ def test_starting_again_goes_on_with_the_job_it_did_not_finish_queuing():
     live = partial.index.load().live_count()
     # the first page's chunks are not queued again: the job goes on after them
     assert len(failing.bodies) + again.chunks == live
-    assert {
-        rerender.Chunk.from_message(json.loads(b)).job for b in failing.bodies + queue.bodies[:-1]
-    } == {again.job}
+    assert {rerender.Chunk.from_message(json.loads(b)).job for b in failing.bodies + queue.bodies[:-1]} == {again.job}
+
+
+def test_without_tag_purging_a_large_chunk_purges_each_url():
+    _, partial, _ = partial_twin(40)
+    retitle(partial)
+    refs = [PageRef("article", (f"article-{i:05d}",)) for i in range(40)]
+    partial.publisher.rerender_store(partial.index.load(), refs, tag_purge_over=10)
+    assert partial.purger.tags == []
+    assert len({u for batch in partial.purger.batches for u in batch}) == 40
+
+
+def drain(site: Site, queue: ListQueue) -> None:
+    while queue.bodies:
+        publish_message(site.publisher, queue.bodies.pop(0))
+
+
+def test_a_page_rendered_before_the_lease_is_rendered_again_when_a_similar_post_changed_meanwhile(monkeypatch):
+    _, partial, sources = partial_twin(60)
+    model = partial.index.load()
+    shown = next(e for e in (model.entries[f"article-{i:05d}"] for i in range(60)) if e.similar)
+    other = shown.similar[0]
+    queue = ListQueue()
+    rerender.start(partial.publisher, queue, size=100)
+    # between the chunk's render and its lease, the similar post is retitled
+    lease = partial.publisher.lease
+
+    def retitled_first() -> Any:
+        monkeypatch.setattr(partial.publisher, "lease", lease)
+        name = f"{other}.md"
+        partial.put(name, sources[name].replace(b"title: Article ", b"title: Renamed article "))
+        return lease()
+
+    monkeypatch.setattr(partial.publisher, "lease", retitled_first)
+    drain(partial, queue)
+    title = partial.index.load().entries[other].title
+    assert title.startswith("Renamed article")
+    assert title.encode() in partial.pages.body(f"/{shown.slug}/")
+
+
+def test_a_theme_change_renders_the_sitemap_shards_and_redirect_pages_again():
+    _, partial, sources = partial_twin(30)
+    partial.put(
+        "article-00003.md", sources["article-00003.md"].replace(b"---\ntitle", b"---\naliases: [/old/three/]\ntitle", 1)
+    )
+    url = "https://moved.example.org"
+    partial.settings = replace(partial.settings, site_url=url)
+    partial.publisher.settings = partial.settings
+    partial.publisher.renderer = Renderer(partial.settings)
+    queue = ListQueue()
+    rerender.start(partial.publisher, queue)
+    drain(partial, queue)
+    assert url.encode() in partial.pages.body("/sitemaps/1.xml")
+    assert url.encode() in partial.pages.body("/old/three/")
+
+
+def test_a_job_queued_for_another_theme_is_not_gone_on_with():
+    _, partial, _ = partial_twin(30)
+    partial.index.set_cursor(rerender.CURSOR, "old-job 0123abcd 2026-01-01#article-00009")
+    again = rerender.start(partial.publisher, ListQueue(), size=5)
+    assert not again.resumed and again.job != "old-job"
+    assert again.chunks == 6  # every live article, from the first

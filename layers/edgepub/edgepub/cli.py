@@ -890,6 +890,8 @@ def migrate_index(ctx: click.Context, as_json: bool) -> None:
     moved = data["moved"]
     if not moved["items"]:
         text = "the index is already in the current layout: nothing to move"
+        if moved.get("removed"):
+            text += f" (removed {moved['removed']} items an earlier run left)"
     else:
         text = (
             f"moved {moved['entries']} articles, {moved['counters']} counters and {moved['pages']} page hashes "

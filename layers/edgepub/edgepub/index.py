@@ -473,43 +473,46 @@ class DynamoIndex:
         """Move an index an older edgepub wrote (entries, counters and page hashes as
         items of partition "site") to the layout of edgepub.partial, under the lease:
         the new items are written (again, if a first attempt died), the meta item marks
-        the layout, then the old items are deleted. Safe to run again; a no-op once done."""
-        moved = {"entries": 0, "counters": 0, "pages": 0, "items": 0}
+        the layout, then the old items are deleted. Safe to run again: a run that died
+        while deleting finishes the deletion; a no-op once done."""
+        moved = {"entries": 0, "counters": 0, "pages": 0, "items": 0, "removed": 0}
         with self.lock():
             meta = self._meta()
-            if int(meta.get("layout", 0)) == LAYOUT or not int(meta["version"]):
-                return moved
             old = self._query_all(
                 KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": SITE}, ConsistentRead=True
             )
-            model = SiteModel(version=int(meta["version"]))
-            for item in old:
-                sk = str(item["sk"])
-                if sk.startswith("art#"):
-                    entry = Entry.from_dict(item)
-                    model.entries[entry.slug] = entry
-                elif sk.startswith("ctr#"):
-                    model.counters[sk[4:]] = Counter(int(item["last_page"]), int(item["last_count"]))
-                elif sk.startswith("page#"):
-                    model.page_hashes[sk[5:]] = str(item["hash"])
-            items = list(bulk_items(model, self.policy))
-            for start in range(0, len(items), 500):
+            if int(meta.get("layout", 0)) != LAYOUT and int(meta["version"]):
+                model = SiteModel(version=int(meta["version"]))
+                for item in old:
+                    sk = str(item["sk"])
+                    if sk.startswith("art#"):
+                        entry = Entry.from_dict(item)
+                        model.entries[entry.slug] = entry
+                    elif sk.startswith("ctr#"):
+                        model.counters[sk[4:]] = Counter(int(item["last_page"]), int(item["last_count"]))
+                    elif sk.startswith("page#"):
+                        model.page_hashes[sk[5:]] = str(item["hash"])
+                items = list(bulk_items(model, self.policy))
+                for start in range(0, len(items), 500):
+                    self.renew()
+                    with self.table.batch_writer() as batch:
+                        for item in items[start : start + 500]:
+                            batch.put_item(Item=item)
+                self._commit(model.version, "SET #l = :l, #c = :c", {":l": LAYOUT, ":c": status_counts(model)})
+                moved |= {
+                    "entries": len(model.entries),
+                    "counters": len(model.counters),
+                    "pages": len(model.page_hashes),
+                    "items": len(items),
+                }
+            # the old items go last (they still carry the review and transition GSI keys)
+            stale = [str(i["sk"]) for i in old if str(i["sk"]) != "meta"]
+            for start in range(0, len(stale), 500):
                 self.renew()
                 with self.table.batch_writer() as batch:
-                    for item in items[start : start + 500]:
-                        batch.put_item(Item=item)
-            counts = status_counts(model)
-            self._commit(model.version, "SET #l = :l, #c = :c", {":l": LAYOUT, ":c": counts})
-            stale = [str(i["sk"]) for i in old if str(i["sk"]) != "meta"]
-            with self.table.batch_writer() as batch:
-                for sk in stale:
-                    batch.delete_item(Key={"pk": SITE, "sk": sk})
-            moved = {
-                "entries": len(model.entries),
-                "counters": len(model.counters),
-                "pages": len(model.page_hashes),
-                "items": len(items),
-            }
+                    for sk in stale[start : start + 500]:
+                        batch.delete_item(Key={"pk": SITE, "sk": sk})
+            moved["removed"] = len(stale)
         return moved
 
     _NAMES = {

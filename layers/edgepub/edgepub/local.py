@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -94,12 +95,15 @@ class FolderPageStore:
         self._headers: dict[str, dict[str, Any]] | None = None
         self._dirs: set[Path] = set()
         self._dirty = False
+        self._loading = threading.Lock()  # a large plan stores pages from several threads
 
     @property
     def headers(self) -> dict[str, dict[str, Any]]:
         if self._headers is None:
-            loaded = json.loads(self.manifest.read_text(encoding="utf-8")) if self.manifest.is_file() else {}
-            self._headers = dict(loaded)
+            with self._loading:
+                if self._headers is None:
+                    loaded = json.loads(self.manifest.read_text(encoding="utf-8")) if self.manifest.is_file() else {}
+                    self._headers = dict(loaded)
         return self._headers
 
     def head(self, key: str) -> StoredPage | None:

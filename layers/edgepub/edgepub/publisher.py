@@ -591,8 +591,9 @@ class Publisher:
         try:
             if len(applied.written) > PARALLEL_WRITES_OVER:  # a re-render chunk, a first build
                 self._put_in_parallel(applied.written, changed)
+            stored = set(changed)
             for page in applied.written:
-                if page.path not in changed:
+                if page.path not in stored:
                     self.index.renew()  # before each write: a writer that outlived its lease stops here
                     self.pages.put(page)
                     changed.append(page.path)
@@ -700,11 +701,11 @@ class Publisher:
             total.committed = total.committed or applied.committed
 
     def rerender_store(self, model: SiteModel, refs: Sequence[PageRef], *, tag_purge_over: int = 50) -> Applied:
-        """Store the article pages of a re-render chunk that changed (see edgepub.rerender):
-        purged as the article pages' cache tag when more than `tag_purge_over` changed."""
-        return self._store(
-            model, SitePlan(after=model.copy(), render=set(refs)), {}, purge_tag=("article", tag_purge_over)
-        )
+        """Store the pages of a re-render chunk that changed (see edgepub.rerender); with tag
+        purging on (EDGEPUB_PURGE_BY_TAG: the edge sets cache tags), purged as the article
+        pages' cache tag when more than `tag_purge_over` changed, else each URL."""
+        tag = ("article", tag_purge_over) if self.settings.purge_by_tag else ("", 0)
+        return self._store(model, SitePlan(after=model.copy(), render=set(refs)), {}, purge_tag=tag)
 
     def store_plan(self, model: SiteModel, site_plan: SitePlan, articles: Mapping[str, Article]) -> Applied:
         """Render, store and purge a plan made elsewhere (a local build's full re-render)."""
@@ -715,8 +716,8 @@ class Publisher:
         from edgepub.plan import SITE_PAGES, listing_refs
 
         refs = {*SITE_PAGES, *listing_refs(model)}  # and listing pages not stored yet (an older site's tag feeds)
-        if not model.whole:  # stored pages the model does not imply are drift repair's to find
-            return refs
+        if not model.whole:  # the shards; stored pages the model does not imply are drift repair's to find
+            return refs | {PageRef("sitemap", (str(n),)) for n in model.shards()}
         for path in model.page_hashes:
             ref = ref_for_path(path, model)
             if ref is not None and ref.kind != "article":

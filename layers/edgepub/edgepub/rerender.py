@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 CHUNK = 250  # article pages a chunk renders: seconds of work, well inside the function's timeout
 READERS = 16  # sources a chunk reads at once
 MESSAGE = "rerender"
-CURSOR = "rerender"  # the job being queued: "<job> <last key queued>" ("" when none)
+CURSOR = "rerender"  # the job being queued: "<job> <theme digest> <last key queued>" ("" when none)
 
 
 @dataclass(frozen=True)
@@ -78,12 +78,15 @@ def _model(publisher: Publisher) -> PartialModel:
 
 def start(publisher: Publisher, queue: PublishQueue, *, size: int = CHUNK) -> Started:
     """Queue a chunk message for every `size` live entries (oldest first), then one for
-    the site's own pages. Goes on with a job an earlier call did not finish queuing."""
+    the site's own pages. Goes on with a job an earlier call did not finish queuing for
+    the same config and theme; a job for another starts afresh."""
     index = publisher.index
-    job, _, after = index.cursor(CURSOR).partition(" ")
-    resumed = bool(job)
-    if not job:
-        job = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
+    theme = load_spec(index).digest  # the config and theme in use: a job renders with them
+    job, _, rest = index.cursor(CURSOR).partition(" ")
+    queued_for, _, after = rest.partition(" ")
+    resumed = bool(job) and queued_for == theme  # a job for an older theme is not gone on with
+    if not resumed:
+        job, after = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}", ""
     reader = _model(publisher).stored.reader
     queued = 0
     while True:
@@ -95,7 +98,7 @@ def start(publisher: Publisher, queue: PublishQueue, *, size: int = CHUNK) -> St
         queue.send([c.body() for c in chunks])
         queued += len(chunks)
         after = keys[-1]
-        index.set_cursor(CURSOR, f"{job} {after}")  # a crash from here on goes on after these
+        index.set_cursor(CURSOR, f"{job} {theme} {after}")  # a crash from here on goes on after these
     queue.send([json.dumps({"edgepub": "site-pages"})])  # listing and site pages, once
     index.set_cursor(CURSOR, "")
     log.info("re-render %s: %d chunks queued", job, queued)
@@ -117,16 +120,25 @@ def run_chunk(publisher: Publisher, chunk: Chunk) -> Applied:
     articles = read_articles(publisher, list(seen.values()))
     pages = {ref: publisher._render(ref, plan, articles) for ref in refs}  # outside the lease: in parallel
     rendered = time.perf_counter()
+    shown = {s for entry in seen.values() for s in entry.similar}  # their similar posts, read to render them
     with publisher.lease():  # which adopts the theme committed last
         current = _model(publisher)
-        current.prefetch(slugs)
-        # a page whose entry or theme changed since it was rendered (a publish meanwhile,
-        # a newer theme) is rendered again
+        current.prefetch([*slugs, *shown])
+        # a page is rendered again under the lease if what it shows changed since: its
+        # entry, one of its similar posts (a publish meanwhile), or the theme
         same_theme = publisher.spec.digest == theme
-        unchanged = {slug for slug, entry in seen.items() if same_theme and current.entries.get(slug) == entry}
-        publisher.prerendered = {ref: page for ref, page in pages.items() if ref.args[0] in unchanged}
-        refs = [PageRef("article", (s,)) for s in sorted(slugs) if (e := current.entries.get(s)) is not None and e.live]
+
+        def unchanged(slug: str, entry: Entry) -> bool:
+            return current.entries.get(slug) == entry and all(
+                current.entries.get(s) == model.entries.get(s) for s in entry.similar
+            )
+
+        kept = {slug for slug, entry in seen.items() if same_theme and unchanged(slug, entry)}
+        live = [e for s in sorted(slugs) if (e := current.entries.get(s)) is not None and e.live]
+        refs = [PageRef("article", (e.slug,)) for e in live]
+        refs += [PageRef("redirect", (alias, e.path)) for e in live for alias in e.redirects]
         try:
+            publisher.prerendered = {ref: page for ref, page in pages.items() if ref.args[0] in kept}
             applied = publisher.rerender_store(current, refs)
         finally:
             publisher.prerendered = {}
