@@ -48,3 +48,41 @@ def test_a_refresh_run_again_writes_and_purges_nothing() -> None:
     site.reset_counts()
     again = publisher.refresh_site_pages(chunk=5)
     assert again.written == [] and again.purged == [] and site.pages.writes == []
+
+
+def test_a_refresh_that_runs_out_of_time_queues_the_rest_and_the_rest_finishes_it(monkeypatch) -> None:
+    import json
+
+    from edgepub import service
+    from edgepub.service import publish_message
+
+    site = Site()
+    site.load(generated_sources(24, seed=3))
+    twin = Site()
+    twin.load(generated_sources(24, seed=3))
+    renamed(twin).refresh_site_pages()  # the whole refresh in one call
+    publisher = renamed(site)
+    monkeypatch.setattr(service, "SITE_PAGES_SECONDS", 1e-9)  # every call runs out of time after one chunk
+    monkeypatch.setattr("edgepub.publisher.REFRESH_CHUNK", 7)
+
+    class Queue:
+        bodies: list[str] = []
+
+        def send(self, bodies: list[str]) -> list[str]:
+            self.bodies += bodies
+            return ["id"] * len(bodies)
+
+        def depth(self) -> int:
+            return len(self.bodies)
+
+    queue = Queue()
+    calls = 0
+    body = json.dumps({"edgepub": "site-pages"})
+    while body:
+        publish_message(publisher, body, queue)
+        calls += 1
+        body = queue.bodies.pop(0) if queue.bodies else ""
+    model = site.index.load()
+    pages = {p for p in model.page_hashes if p not in {e.path for e in model.entries.values()}}
+    assert calls == -(-len(pages) // 7) + 1  # a chunk a call, then one that finds nothing left
+    assert {p: site.pages.body(p) for p in pages} == {p: twin.pages.body(p) for p in pages}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import posixpath
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -101,6 +102,7 @@ class Applied:
     deleted: list[str] = field(default_factory=list)
     purged: list[str] = field(default_factory=list)
     committed: bool = False  # the index changed (and the change's source records with it)
+    resume_after: PageRef | None = None  # a refresh that stopped for time: the last page it committed
 
 
 MAX_BUNDLE_FILES = 50  # files one article may reference from its bundle (each at most 10 MB, read when it publishes)
@@ -675,7 +677,7 @@ class Publisher:
             return TAG_ITEM + page.cache_tags[-1]
         return self.renderer.url(page.path)
 
-    def refresh_site_pages(self, chunk: int = REFRESH_CHUNK) -> Applied:
+    def refresh_site_pages(self, chunk: int = 0, *, after: PageRef | None = None, seconds: float = 0.0) -> Applied:
         """Render every page that is not an article's own (after a template change, say);
         store and purge those whose bytes changed.
 
@@ -683,10 +685,17 @@ class Publisher:
         under a lease of its own, so no lease is held for long and the pending purges in
         the meta item stay bounded. The pages of a chunk are chosen from the model as it
         is under that chunk's lease. A crash or a redelivery starts again from the first
-        chunk: pages already current are rendered but neither written nor purged."""
+        chunk (or from the page after `after`): pages already current are rendered but
+        neither written nor purged. With `seconds`, it stops after the chunk that passes
+        them and says where (`resume_after`): a large site's pages take several calls."""
         total = Applied()
-        done: PageRef | None = None  # the last page of the last chunk committed
+        chunk = chunk or REFRESH_CHUNK
+        done: PageRef | None = after  # the last page of the last chunk committed
+        deadline = time.monotonic() + seconds if seconds else 0.0
         while True:
+            if deadline and done is not None and done != after and time.monotonic() > deadline:
+                total.resume_after = done
+                return total
             with self.lease():
                 model = self.index.load()
                 refs = sorted(self.site_refs(model))

@@ -142,9 +142,15 @@ def report_purges(
     metrics.add_metric(name="PurgeFailures", unit=MetricUnit.Count, value=len(report.failed_items))
 
 
-def publish_message(publisher: Publisher, body: str) -> list[Outcome]:
+SITE_PAGES_SECONDS = 15.0  # one invocation's share of a site-pages refresh (the function has 30 s)
+
+
+def publish_message(publisher: Publisher, body: str, queue: PublishQueue | None = None) -> list[Outcome]:
     """Handle one SQS message body: S3 notifications (or republish requests in their
-    shape), or an operator's request to re-render the site's own pages."""
+    shape), a re-render chunk, or a request to re-render the site's own pages. A refresh
+    of the site's own pages that takes longer than `SITE_PAGES_SECONDS` queues the rest
+    as another message (on `queue`, else the publish queue when there is one)."""
+    from edgepub.plan import PageRef
     from edgepub.publisher import Outcome
 
     try:
@@ -165,7 +171,16 @@ def publish_message(publisher: Publisher, body: str) -> list[Outcome]:
             )
         ]
     if isinstance(message, dict) and message.get("edgepub") == "site-pages":
-        applied = publisher.refresh_site_pages()
+        if queue is None and publisher.settings.publish_queue_url:
+            from edgepub.aws import SqsPublishQueue
+
+            queue = SqsPublishQueue(publisher.settings)
+        start = message.get("after")
+        after = PageRef(str(start[0]), tuple(str(a) for a in start[1])) if isinstance(start, list) else None
+        applied = publisher.refresh_site_pages(after=after, seconds=SITE_PAGES_SECONDS if queue else 0.0)
+        if applied.resume_after is not None and queue is not None:  # the rest, by another invocation
+            rest = applied.resume_after
+            queue.send([json.dumps({"edgepub": "site-pages", "after": [rest.kind, list(rest.args)]})])
         return [
             Outcome(
                 "(site pages)",
