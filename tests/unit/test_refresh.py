@@ -3,6 +3,7 @@ that each commit under a lease of their own."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from edgepub.publisher import Publisher
@@ -68,7 +69,7 @@ def test_a_refresh_that_runs_out_of_time_queues_the_rest_and_the_rest_finishes_i
     class Queue:
         bodies: list[str] = []
 
-        def send(self, bodies: list[str]) -> list[str]:
+        def send(self, bodies: Sequence[str]) -> list[str]:
             self.bodies += bodies
             return ["id"] * len(bodies)
 
