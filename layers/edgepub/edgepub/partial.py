@@ -154,6 +154,13 @@ def entry_rows(entry: Entry | None) -> dict[Key, Item]:
     return rows
 
 
+def _shard_view(entry: Entry | None) -> tuple[object, ...] | None:
+    """What a sitemap shard and the tag counts read of an entry."""
+    if entry is None or not entry.live:
+        return None
+    return (entry.noindex, entry.sitemap_shard, entry.updated, entry.path, entry.tag_set)
+
+
 def _slug_of(row: Item) -> str:
     return str(row["sk"]).split("#", 1)[1]
 
@@ -507,12 +514,14 @@ class PartialModel(SiteModel):
         return sorted(found, key=lambda e: e.slug)
 
     def _touched_shards(self) -> set[int]:
-        return {
-            m.sitemap_shard
-            for slug, e in self._changes().items()
-            for m in (e, self._stored_entry(slug))
-            if m is not None and m.sitemap_shard
-        }
+        """The shards of the changed entries whose place in a shard changed (not a new
+        similar-post block: a new article enters many)."""
+        shards: set[int] = set()
+        for slug, new in self._changes().items():
+            old = self._stored_entry(slug)
+            if _shard_view(old) != _shard_view(new):
+                shards |= {m.sitemap_shard for m in (old, new) if m is not None and m.sitemap_shard}
+        return shards
 
     def shard_summary(self) -> dict[int, tuple[int, str]]:
         """Each non-empty shard's size and newest update time."""
@@ -617,6 +626,8 @@ def item_writes(before: SiteModel, after: SiteModel, policy: FreshnessPolicy) ->
         for key, attrs in sorted(new_rows.items()):
             if old_rows.get(key) != attrs:
                 put(key, attrs)
+        if _shard_view(old) == _shard_view(new):
+            continue  # only its similar posts changed: no count, no shard moves
         for entry in (old, new):
             if entry is not None and entry.live:
                 tags |= entry.tag_set

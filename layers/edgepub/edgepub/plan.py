@@ -261,16 +261,21 @@ def plan(before: SiteModel, changes: Mapping[str, Entry | None], layout: Layout 
     after.prefetch(touched)
     for slug in sorted(set(touched) | set(changes)):
         _entry_pages(before, after, slug, layout, result)
-    # a tag's pages can change only if an entry that has or had the tag changed
-    tags = {
-        t for s in {*touched, *changes} for m in (before, after) if (e := m.entries.get(s)) and e.live for t in e.tags
-    }
+    # a tag's pages (and a sitemap shard) can change only if an entry that has or had the
+    # tag changed more than its similar posts (a new article entering blocks changes those)
+    shown = {*changes, *(s for s in touched if _shown(before.entries.get(s)) != _shown(after.entries.get(s)))}
+    tags = {t for s in shown for m in (before, after) if (e := m.entries.get(s)) and e.live for t in e.tags}
     _listing_fronts(before, after, layout, result, tags)
-    _sitemaps(before, after, result, {*touched, *changes})
+    _sitemaps(before, after, result, shown)
     _unstored_site_pages(before, result)
     # a path that is rendered again (a former slug now holding a redirect) is not deleted
     result.delete -= {ref.path for ref in result.render}
     return result
+
+
+def _shown(entry: Entry | None) -> Entry | None:
+    """What listings, feeds and sitemaps show of an entry: all of it but its similar posts."""
+    return replace(entry, similar=()) if entry is not None else None
 
 
 def _stored(model: SiteModel, changes: Mapping[str, Entry | None]) -> list[Entry]:
