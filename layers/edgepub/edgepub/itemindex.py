@@ -50,9 +50,10 @@ class MemoryItems:
         keys = self.order.get(pk, [])
         if between is not None:
             keys = keys[bisect.bisect_left(keys, between[0]) : bisect.bisect_right(keys, between[1])]
-        chosen = keys[::-1] if newest_first else keys
-        if limit:
+        if limit:  # sliced before reversing: a large partition is not copied whole
             chosen = keys[-limit:][::-1] if newest_first else keys[:limit]
+        else:
+            chosen = keys[::-1] if newest_first else keys
         partition = self.partitions[pk] if chosen else {}
         self.items_read += len(chosen)
         if keys_only:
