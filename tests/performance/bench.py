@@ -1091,6 +1091,7 @@ def b7_item_run(size: int, chunk: int = B7_CHUNK, traced: bool = True) -> dict[s
     from edgepub.freshness import FreshnessPolicy
     from edgepub.itemindex import ItemIndex
     from edgepub.local import MemoryPageStore, RecordingPurger
+    from edgepub.pages import key_for_path
     from edgepub.plan import Layout, PageRef
     from edgepub.publisher import Publisher
     from edgepub.settings import Settings
@@ -1151,6 +1152,7 @@ def b7_item_run(size: int, chunk: int = B7_CHUNK, traced: bool = True) -> dict[s
         if outcome.action != "published":
             raise RuntimeError(f"B7: {key} was {outcome.action}: {outcome.reason}")
         read, written = {k: int(v) for k, v in tally["read"].items()}, {k: int(v) for k, v in tally["written"].items()}
+        largest = max((pages.pages[key_for_path(path)] for path in outcome.written), key=lambda page: len(page.body))
         _progress(
             f"B7 {size:,}: {key} in {wall:.1f} s{' (traced)' if tracing else ''}, {index.items.items_read:,} read"
         )
@@ -1168,6 +1170,7 @@ def b7_item_run(size: int, chunk: int = B7_CHUNK, traced: bool = True) -> dict[s
             "cpu_s": cpu,
             "heap_peak_mb": peak / 2**20,
             "sources_read": sources.made[made:],  # generated articles it rendered again (similar-post blocks)
+            "largest_page": [largest.path, len(largest.body), largest.body.count(b"<loc>")],  # path, bytes, URLs
         }
 
     runs: dict[str, dict[str, Any]] = {}
@@ -1695,6 +1698,20 @@ def _scale_lines(b7: dict[str, Any] | None) -> list[str]:
         '"Blocks re-rendered": articles whose similar-post block the new article entered, rendered again (their'
         " sources read). Items written are the commit's (entries, their rows, counters, page hashes, the"
         " source record), not the meta item.",
+        "",
+        "The largest page each cold publish wrote: "
+        + "; ".join(
+            f"{r['articles']:,} articles: {path} ({size:,} bytes" + (f", {urls:,} URLs)" if urls else ")")
+            for r in runs
+            if "largest_page" in r["cold"]
+            for path, size, urls in [r["cold"]["largest_page"]]
+        )
+        + "."
+        + (
+            " A sitemap may list at most 50,000 URLs (sitemaps.org)."
+            if any(r["cold"].get("largest_page", ["", 0, 0])[2] > 50_000 for r in runs)
+            else ""
+        ),
         "",
         "Items a cold publish read, by partition (edgepub.partial's layout):",
         "",
