@@ -110,6 +110,42 @@ def drain(world: World) -> None:
     world.drain()
 
 
+class RerenderInSmallSteps:
+    """`edgepub rerender` after a setting every page shows changed, with the knobs turned so
+    that a tiny site takes every path a large one does: chunks of 2 articles, pages stored
+    in parallel past 1, and the site's own pages 4 a lease, one chunk per message."""
+
+    __name__ = "rerender"
+
+    def prepare(self, world: World) -> None:
+        import edgepub.publisher
+        import edgepub.service
+
+        edgepub.publisher.PARALLEL_WRITES_OVER = 1
+        edgepub.publisher.REFRESH_CHUNK = 4
+        edgepub.service.SITE_PAGES_SECONDS = 1e-9
+        world.settings = replace(world.settings, site_title="Renamed")
+        world.new_process()
+
+    def __call__(self, world: World) -> None:
+        from edgepub import rerender
+
+        rerender.start(world.publisher, SqsPublishQueue(world.settings, sqs=world.sqs), size=2)
+
+
+def in_the_older_layout(world: World) -> None:
+    """The base site, its index as an edgepub before the partial layout wrote it."""
+    from tests.support.tables import to_older_layout
+
+    base(world)
+    to_older_layout(world.dynamodb.Table(world.settings.articles_table))
+
+
+def migrate_index(world: World) -> None:
+    """`edgepub migrate-index` (run again by the operator when it failed)."""
+    world.index.migrate()
+
+
 class ThemeChange:
     """An editor uploads a new edgepub.toml, a template override and a stylesheet; the
     notification of the last reaches the publish function, which checks the theme,
@@ -220,6 +256,8 @@ SCENARIOS = [
     Scenario("drift repair", with_drift, [drift]),
     Scenario("relayout of a site published out of date order", out_of_date_order, [relayout]),
     Scenario("theme change fanned out through the publish queue", one_article, [ThemeChange(), drain]),
+    Scenario("full re-render in chunks, pages stored in parallel", base, [RerenderInSmallSteps(), drain]),
+    Scenario("index moved from the older layout", in_the_older_layout, [migrate_index]),
     Scenario("page bundle with an image", base, [BundleSync("d/index.md", NEW_D + b"\n![Diagram](diagram.png)\n")]),
     Scenario("slug handover, delete first", base, [sync("a.md", None), sync("z.md", B_TAKES_A)]),
     Scenario("slug handover, upload first", base, [sync("z.md", B_TAKES_A), sync("a.md", None)]),

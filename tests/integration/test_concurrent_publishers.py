@@ -8,9 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from edgepub.aws import dynamo_table
@@ -18,6 +16,8 @@ from edgepub.embedded.stack import EmbeddedStack
 from edgepub.index import DynamoIndex
 from edgepub.partial import audit, is_row, plain
 from edgepub.settings import Settings
+
+from tests.support.tables import scan
 
 pytestmark = pytest.mark.embedded
 
@@ -72,7 +72,7 @@ def test_two_publishers_on_different_articles_lose_no_update(stack: EmbeddedStac
     assert live == {f"{w}-{n}" for w in "ab" for n in range(6)}
     assert model.tag_count("shared") == 12 and model.tag_count("a-only") == 6 == model.tag_count("b-only")
     assert model.pending_purge == [] and model.dirty == []
-    rows = [plain(i) for i in _scan(table) if is_row(str(i["pk"]))]
+    rows = [plain(i) for i in scan(table) if is_row(str(i["pk"]))]
     assert audit(model.entries.values(), rows) == []
     # every page shows both writers' articles: the home page the six newest, the shared tag all twelve
     home = stack.s3.get_object(Bucket=stack.site_bucket, Key="index.html")["Body"].read().decode()
@@ -82,13 +82,3 @@ def test_two_publishers_on_different_articles_lose_no_update(stack: EmbeddedStac
         for n in range(6):
             page = stack.s3.get_object(Bucket=stack.site_bucket, Key=f"{writer}-{n}/index.html")["Body"].read()
             assert f"Body {n} of {writer}.".encode() in page
-
-
-def _scan(table: Any) -> Iterator[dict[str, Any]]:
-    kwargs: dict[str, Any] = {}
-    while True:
-        response = table.scan(**kwargs)
-        yield from response["Items"]
-        if "LastEvaluatedKey" not in response:
-            return
-        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

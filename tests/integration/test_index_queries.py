@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 from edgepub.aws import dynamo_table
 from edgepub.index import DynamoIndex
 from edgepub.settings import Settings
+
+from tests.support.tables import scan, to_older_layout
 
 pytestmark = pytest.mark.embedded
 
@@ -44,33 +43,7 @@ def test_an_index_an_older_edgepub_wrote_is_refused_until_moved_then_publishes_o
         stack.s3.put_object(Bucket=stack.sources_bucket, Key=f"content/{name}", Body=body)
     stack.run_until_idle()
     table = dynamo_table(Settings.from_env(stack.settings_env()))
-    index = DynamoIndex(table)
-    model = index.load()
-    entries, counters, hashes = dict(model.entries), dict(model.counters), dict(model.page_hashes)
-    # the table as an older edgepub left it: every entry, counter and hash in partition "site"
-    for item in _scan(table):
-        if item["pk"] != "site" and not str(item["pk"]).startswith(("src#", "cursor", "marker", "ledger")):
-            table.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
-    old = [
-        {**{k: v for k, v in e.to_dict().items() if v not in ("", (), 0, False)}, "slug": e.slug}
-        for e in entries.values()
-    ]
-    with table.batch_writer() as batch:
-        for entry in old:
-            fields = {
-                k: [list(x) for x in v] if k in ("tag_pages", "assets") else list(v) if isinstance(v, tuple) else v
-                for k, v in entry.items()
-            }
-            batch.put_item(Item={"pk": "site", "sk": f"art#{entry['slug']}", **fields})
-        for name, c in counters.items():
-            batch.put_item(
-                Item={"pk": "site", "sk": f"ctr#{name}", "last_page": c.last_page, "last_count": c.last_count}
-            )
-        for path, digest in hashes.items():
-            batch.put_item(Item={"pk": "site", "sk": f"page#{path}", "hash": digest})
-    table.update_item(
-        Key={"pk": "site", "sk": "meta"}, UpdateExpression="REMOVE #l", ExpressionAttributeNames={"#l": "layout"}
-    )
+    entries, counters, hashes = to_older_layout(table)  # the table as an older edgepub left it
     with pytest.raises(IndexLayoutError, match="edgepub migrate-index"):
         DynamoIndex(table).load()
 
@@ -79,8 +52,8 @@ def test_an_index_an_older_edgepub_wrote_is_refused_until_moved_then_publishes_o
     migrated = DynamoIndex(table).load(strict=False)
     assert dict(migrated.entries) == entries and dict(migrated.counters) == counters
     assert dict(migrated.page_hashes) == hashes
-    assert audit(entries.values(), [plain(i) for i in _scan(table) if is_row(str(i["pk"]))]) == []
-    assert not any(str(i["sk"]).startswith(("art#", "ctr#", "page#")) for i in _scan(table) if i["pk"] == "site")
+    assert audit(entries.values(), [plain(i) for i in scan(table) if is_row(str(i["pk"]))]) == []
+    assert not any(str(i["sk"]).startswith(("art#", "ctr#", "page#")) for i in scan(table) if i["pk"] == "site")
     assert stack.invoke("OpsFunction", {"action": "migrate_index"})["moved"]["items"] == 0  # done: nothing to do
     # a run that died while deleting the old items: the next run deletes what it left
     table.put_item(Item={"pk": "site", "sk": "art#one", "slug": "one", "review_pk": "review", "review_sk": "x#one"})
@@ -97,13 +70,3 @@ def test_an_index_an_older_edgepub_wrote_is_refused_until_moved_then_publishes_o
     after = DynamoIndex(table).load()
     assert {s for s in ("one", "two", "three") if after.entries.get(s)} == {"one", "two", "three"}
     assert after.tag_count("s3") == 2 and after.path_owner("/old-two/") == "two"
-
-
-def _scan(table: Any) -> Iterator[dict[str, Any]]:
-    kwargs: dict[str, Any] = {}
-    while True:
-        response = table.scan(**kwargs)
-        yield from response["Items"]
-        if "LastEvaluatedKey" not in response:
-            return
-        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

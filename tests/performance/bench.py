@@ -1086,7 +1086,6 @@ def b7_item_run(size: int, chunk: int = B7_CHUNK, traced: bool = True) -> dict[s
     of `chunk` article pages as one worker would (`Publisher.rewrite`, from the partial model;
     none when `chunk` is 0)."""
     import gc
-    import tracemalloc
 
     from edgepub.freshness import FreshnessPolicy
     from edgepub.itemindex import ItemIndex
@@ -1141,16 +1140,7 @@ def b7_item_run(size: int, chunk: int = B7_CHUNK, traced: bool = True) -> dict[s
         sources.put(key, b7_new_source(n))
         index.items.reset_counts()
         made = len(sources.made)
-        gc.collect()
-        if tracing:
-            tracemalloc.start()
-        cpu, wall = time.process_time(), time.perf_counter()
-        outcome = publisher.sync(key)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        peak = tracemalloc.get_traced_memory()[1] if tracing else 0
-        tracemalloc.stop()
-        if outcome.action != "published":
-            raise RuntimeError(f"B7: {key} was {outcome.action}: {outcome.reason}")
+        outcome, wall, cpu, peak = _timed_sync(publisher, key, tracing)
         read, written = {k: int(v) for k, v in tally["read"].items()}, {k: int(v) for k, v in tally["written"].items()}
         largest = max((pages.pages[key_for_path(path)] for path in outcome.written), key=lambda page: len(page.body))
         _progress(
@@ -1285,6 +1275,48 @@ def _moto_put(table_name: str) -> Callable[[dict[str, Any]], None]:
     return put
 
 
+def _timed_sync(publisher: Any, key: str, traced: bool) -> tuple[Any, float, float, int]:
+    """One B7 publish of `key`: its outcome, wall and CPU seconds, and (`traced`) the heap
+    peak tracemalloc saw (tracing slows it: timed and traced publishes are separate)."""
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    if traced:
+        tracemalloc.start()
+    cpu, wall = time.process_time(), time.perf_counter()
+    outcome = publisher.sync(key)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    peak = tracemalloc.get_traced_memory()[1] if traced else 0
+    tracemalloc.stop()
+    if outcome.action != "published":
+        raise RuntimeError(f"B7: {key} was {outcome.action}: {outcome.reason}")
+    return outcome, wall, cpu, peak
+
+
+def write_generated(model: SiteModel, settings: Any, table: Any, put: Callable[[dict[str, Any]], None]) -> int:
+    """Write a generated site straight into the articles table: every item of its model
+    (`put`: a batch writer's, or moto's own), then the meta item a commit would have left
+    (version, layout, counts by state). The count of items put."""
+    from edgepub.freshness import FreshnessPolicy
+    from edgepub.index import LAYOUT, status_counts
+    from edgepub.partial import bulk_items
+
+    count = 0
+    for item in bulk_items(model, FreshnessPolicy.from_settings(settings)):
+        put(item)
+        count += 1
+    meta = {
+        "version": model.version,
+        "layout": LAYOUT,
+        "counts": status_counts(model),
+        "pending_purge": [],
+        "dirty": [],
+    }
+    table.put_item(Item={"pk": "site", "sk": "meta", **meta})
+    return count
+
+
 def b7_embedded_run(size: int, loader: str = "batch", publishes: int = 4) -> dict[str, Any]:
     """B7 on the embedded stack: a generated site of `size` articles written into the DynamoDB
     table (moto), then the publishes of `b7_embedded_child` in a fresh process (so its memory
@@ -1298,9 +1330,6 @@ def b7_embedded_run(size: int, loader: str = "batch", publishes: int = 4) -> dic
 
     from edgepub.aws import dynamo_table
     from edgepub.embedded.stack import EmbeddedStack
-    from edgepub.freshness import FreshnessPolicy
-    from edgepub.index import LAYOUT
-    from edgepub.partial import bulk_items
     from edgepub.plan import Layout
     from edgepub.settings import Settings
 
@@ -1330,29 +1359,11 @@ def b7_embedded_run(size: int, loader: str = "batch", publishes: int = 4) -> dic
             s3.put_object(Bucket=bucket, Key=key, Body=b7_new_source(n))
         table = dynamo_table(settings)
         start = time.perf_counter()
-        count = 0
-        items = bulk_items(model, FreshnessPolicy.from_settings(settings))
         if loader == "moto":
-            put = _moto_put(settings.articles_table)
-            for item in items:
-                put(item)
-                count += 1
+            count = write_generated(model, settings, table, _moto_put(settings.articles_table))
         else:
             with table.batch_writer() as batch:
-                for item in items:
-                    batch.put_item(Item=item)
-                    count += 1
-        table.put_item(
-            Item={
-                "pk": "site",
-                "sk": "meta",
-                "version": model.version,
-                "layout": LAYOUT,
-                "counts": {"published": size},
-                "pending_purge": [],
-                "dirty": [],
-            }
-        )
+                count = write_generated(model, settings, table, lambda item: batch.put_item(Item=item))
         result["load_s"], result["items"] = time.perf_counter() - start, count
         _progress(f"B7 embedded {size:,}: {count:,} items loaded ({loader}) in {result['load_s']:.0f} s")
         result["loader_rss_mb"] = _status_mb("VmRSS")  # this process: the generated model and moto's tables
@@ -1377,8 +1388,6 @@ def b7_embedded_child(keys: Sequence[str]) -> dict[str, Any]:
     """The publishes of `keys` (cold, warm, then both again traced for the heap peak) with the
     publish function's publisher (`service.aws_publisher`: S3, DynamoDB, the purge queue), every
     botocore call timed: edgepub time is wall time less the time spent in calls."""
-    import gc
-    import tracemalloc
     from collections import Counter as Tally
 
     import botocore.client
@@ -1407,16 +1416,7 @@ def b7_embedded_child(keys: Sequence[str]) -> dict[str, Any]:
         index = publisher.index
         written = index.items_written  # type: ignore[attr-defined]
         first = len(calls)
-        gc.collect()
-        if traced:
-            tracemalloc.start()
-        cpu, wall = time.process_time(), time.perf_counter()
-        outcome = publisher.sync(key)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        peak = tracemalloc.get_traced_memory()[1] if traced else 0
-        tracemalloc.stop()
-        if outcome.action != "published":
-            raise RuntimeError(f"B7: {key} was {outcome.action}: {outcome.reason}")
+        outcome, wall, cpu, peak = _timed_sync(publisher, key, traced)
         mine = calls[first:]  # page writes go 16 at a time (publisher.WRITERS): calls overlap
         store = [c for c in mine if c["service"] in ("s3", "dynamodb")]
         ops = Tally(f"{c['service']}:{c['operation']}" for c in mine)

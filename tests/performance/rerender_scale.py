@@ -84,15 +84,14 @@ def run(size: int, workers: int = 2, crash_at_put: int = 600) -> dict[str, Any]:
     from edgepub import rerender
     from edgepub.aws import SqsPublishQueue, dynamo_table
     from edgepub.embedded.stack import ACCOUNT, EmbeddedStack
-    from edgepub.freshness import FreshnessPolicy
-    from edgepub.index import LAYOUT, DynamoIndex
-    from edgepub.partial import BUCKETS, bulk_items
+    from edgepub.index import DynamoIndex
+    from edgepub.partial import BUCKETS
     from edgepub.plan import Layout
     from edgepub.service import aws_publisher
     from edgepub.settings import Settings
     from moto.s3.models import s3_backends
 
-    from tests.performance.bench import _moto_put, _partition_queries, b7_source, generated_model
+    from tests.performance.bench import _moto_put, _partition_queries, b7_source, generated_model, write_generated
 
     result: dict[str, Any] = {"articles": size, "workers": workers, "chunk": rerender.CHUNK}
     gc.disable()
@@ -111,23 +110,8 @@ def run(size: int, workers: int = 2, crash_at_put: int = 600) -> dict[str, Any]:
         for slug, entry in model.entries.items():
             data = b7_source(entry.title, entry.date, entry.tags, entry.stack, entry.tools, int(slug[8:]))
             s3.put_object(stack.sources_bucket, entry.source_key, data, disable_notification=True)
-        put = _moto_put(settings.articles_table)
-        count = 0
-        for item in bulk_items(model, FreshnessPolicy.from_settings(settings)):
-            put(item)
-            count += 1
         table = dynamo_table(settings)
-        table.put_item(
-            Item={
-                "pk": "site",
-                "sk": "meta",
-                "version": model.version,
-                "layout": LAYOUT,
-                "counts": {"published": size},
-                "pending_purge": [],
-                "dirty": [],
-            }
-        )
+        count = write_generated(model, settings, table, _moto_put(settings.articles_table))
         result["load_s"], result["items"] = round(time.perf_counter() - start, 1), count
         print(f"loaded {count:,} items and {size:,} sources in {result['load_s']} s", file=sys.stderr, flush=True)
         del model

@@ -4,27 +4,17 @@ bucket, the index and the publish queue only through ports.py)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 
 import pytest
 from edgepub import ops
 from edgepub.errors import OperatorError
+from edgepub.local import MemoryPublishQueue
 
 from tests.support.sites import Site, md
 
 
-class Queue:
-    """The publish queue port, remembering what was queued."""
-
-    def __init__(self) -> None:
-        self.bodies: list[str] = []
-
-    def send(self, bodies: Sequence[str]) -> list[str]:
-        self.bodies += bodies
-        return [str(i) for i in range(len(bodies))]
-
-    def depth(self) -> int:
-        return len(self.bodies)
+class Queue(MemoryPublishQueue):
+    """The publish queue, with the source keys its messages name."""
 
     def keys(self) -> list[str]:
         return [json.loads(b)["Records"][0]["s3"]["object"]["key"] for b in self.bodies if "Records" in b]

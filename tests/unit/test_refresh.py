@@ -3,7 +3,6 @@ that each commit under a lease of their own."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 
 from edgepub.publisher import Publisher
@@ -55,6 +54,7 @@ def test_a_refresh_that_runs_out_of_time_queues_the_rest_and_the_rest_finishes_i
     import json
 
     from edgepub import service
+    from edgepub.local import MemoryPublishQueue
     from edgepub.service import publish_message
 
     site = Site()
@@ -66,17 +66,7 @@ def test_a_refresh_that_runs_out_of_time_queues_the_rest_and_the_rest_finishes_i
     monkeypatch.setattr(service, "SITE_PAGES_SECONDS", 1e-9)  # every call runs out of time after one chunk
     monkeypatch.setattr("edgepub.publisher.REFRESH_CHUNK", 7)
 
-    class Queue:
-        bodies: list[str] = []
-
-        def send(self, bodies: Sequence[str]) -> list[str]:
-            self.bodies += bodies
-            return ["id"] * len(bodies)
-
-        def depth(self) -> int:
-            return len(self.bodies)
-
-    queue = Queue()
+    queue = MemoryPublishQueue()
     calls = 0
     body = json.dumps({"edgepub": "site-pages"})
     while body:

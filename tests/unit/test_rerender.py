@@ -10,25 +10,12 @@ from typing import Any
 
 import pytest
 from edgepub import rerender
+from edgepub.local import MemoryPublishQueue
 from edgepub.plan import PageRef
 from edgepub.render import Renderer
 from edgepub.service import publish_message
 
 from tests.support.sites import Site, partial_twin
-
-
-class ListQueue:
-    """The publish queue as a list (a message stays until it was handled)."""
-
-    def __init__(self) -> None:
-        self.bodies: list[str] = []
-
-    def send(self, bodies: Sequence[str]) -> list[str]:
-        self.bodies += bodies
-        return [str(i) for i in range(len(bodies))]
-
-    def depth(self) -> int:
-        return len(self.bodies)
 
 
 def retitle(site: Site) -> None:
@@ -50,7 +37,7 @@ def test_a_rerender_in_chunks_writes_what_a_whole_rerender_writes_and_resumes_af
     whole.publisher.rewrite(model, [PageRef("article", (s,)) for s, e in model.entries.items() if e.live])
     whole.publisher.refresh_site_pages()
 
-    queue = ListQueue()
+    queue = MemoryPublishQueue()
     started = rerender.start(partial.publisher, queue, size=16)
     live = sum(1 for e in model.entries.values() if e.live)
     assert started.chunks == -(-live // 16) and queue.depth() == started.chunks + 1
@@ -102,9 +89,9 @@ def test_a_chunk_that_writes_many_pages_purges_their_cache_tag_once():
 
 def test_starting_again_goes_on_with_the_job_it_did_not_finish_queuing():
     _, partial, _ = partial_twin(60)
-    queue = ListQueue()
+    queue = MemoryPublishQueue()
 
-    class Failing(ListQueue):
+    class Failing(MemoryPublishQueue):
         def send(self, bodies: Sequence[str]) -> list[str]:
             if len(self.bodies) >= 2:
                 raise Crash("SendMessageBatch failed")
@@ -130,7 +117,7 @@ def test_without_tag_purging_a_large_chunk_purges_each_url():
     assert len({u for batch in partial.purger.batches for u in batch}) == 40
 
 
-def drain(site: Site, queue: ListQueue) -> None:
+def drain(site: Site, queue: MemoryPublishQueue) -> None:
     while queue.bodies:
         publish_message(site.publisher, queue.bodies.pop(0))
 
@@ -140,7 +127,7 @@ def test_a_page_rendered_before_the_lease_is_rendered_again_when_a_similar_post_
     model = partial.index.load()
     shown = next(e for e in (model.entries[f"article-{i:05d}"] for i in range(60)) if e.similar)
     other = shown.similar[0]
-    queue = ListQueue()
+    queue = MemoryPublishQueue()
     rerender.start(partial.publisher, queue, size=100)
     # between the chunk's render and its lease, the similar post is retitled
     lease = partial.publisher.lease
@@ -167,7 +154,7 @@ def test_a_theme_change_renders_the_sitemap_shards_and_redirect_pages_again():
     partial.settings = replace(partial.settings, site_url=url)
     partial.publisher.settings = partial.settings
     partial.publisher.renderer = Renderer(partial.settings)
-    queue = ListQueue()
+    queue = MemoryPublishQueue()
     rerender.start(partial.publisher, queue)
     drain(partial, queue)
     assert url.encode() in partial.pages.body("/sitemaps/1.xml")
@@ -177,6 +164,6 @@ def test_a_theme_change_renders_the_sitemap_shards_and_redirect_pages_again():
 def test_a_job_queued_for_another_theme_is_not_gone_on_with():
     _, partial, _ = partial_twin(30)
     partial.index.set_cursor(rerender.CURSOR, "old-job 0123abcd 2026-01-01#article-00009")
-    again = rerender.start(partial.publisher, ListQueue(), size=5)
+    again = rerender.start(partial.publisher, MemoryPublishQueue(), size=5)
     assert not again.resumed and again.job != "old-job"
     assert again.chunks == 6  # every live article, from the first

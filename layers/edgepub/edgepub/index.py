@@ -15,13 +15,12 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
 from edgepub.errors import OperatorError, TransientError
 from edgepub.freshness import FreshnessPolicy
-from edgepub.partial import Key, PartialModel, Stored, bulk_items, item_writes, status_delta
+from edgepub.partial import Key, PartialModel, Stored, bulk_items, item_writes, plain, status_delta
 from edgepub.ports import SOURCE_FIELDS as SOURCE_FIELDS
 from edgepub.ports import ArticleIndex as ArticleIndex  # the port, re-exported for older imports
 from edgepub.ports import ReviewItem as ReviewItem
@@ -226,17 +225,6 @@ class IndexLayoutError(OperatorError):
         )
 
 
-def _plain(value: Any) -> Any:
-    """DynamoDB numbers come back as Decimal, lists of strings as lists."""
-    if isinstance(value, Decimal):
-        return int(value)
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
 class DynamoItems:
     """The partial model's reads of the table (`edgepub.partial.ItemReader`), strongly
     consistent, with the writes of a committed journal not yet applied overlaid on
@@ -262,7 +250,7 @@ class DynamoItems:
             pk, sk = wanted[0]
             item = self.table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
             if item:
-                found[wanted[0]] = _plain(item)
+                found[wanted[0]] = plain(item)
                 self.items_read += 1
             return found
         client, name = self.table.meta.client, self.table.name  # the resource's client: plain values
@@ -278,7 +266,7 @@ class DynamoItems:
                 self.requests += 1
                 response = client.batch_get_item(RequestItems=request)
                 for raw in response["Responses"].get(name, []):
-                    item = _plain(raw)
+                    item = plain(raw)
                     found[(item["pk"], item["sk"])] = item
                     self.items_read += 1
                 request = response.get("UnprocessedKeys") or {}
@@ -319,7 +307,7 @@ class DynamoItems:
                 kwargs["Limit"] = want - len(items)
             self.requests += 1
             response = self.table.query(**kwargs)
-            items.extend(_plain(i) for i in response["Items"])
+            items.extend(plain(i) for i in response["Items"])
             if "LastEvaluatedKey" not in response or (want and len(items) >= want):
                 break
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -395,14 +383,14 @@ class DynamoIndex:
         items: list[dict[str, Any]] = []
         while True:
             response = self.table.query(**kwargs)
-            items.extend(_plain(i) for i in response["Items"])
+            items.extend(plain(i) for i in response["Items"])
             if "LastEvaluatedKey" not in response:
                 return items
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _meta(self) -> dict[str, Any]:
         item = self.table.get_item(Key={"pk": SITE, "sk": "meta"}, ConsistentRead=True).get("Item")
-        return {"version": 0, "pending_purge": [], **(_plain(item) if item else {})}
+        return {"version": 0, "pending_purge": [], **(plain(item) if item else {})}
 
     def load(self, *, strict: bool = False) -> PartialModel:
         """The site model at the current version, read item by item as planning asks
@@ -623,7 +611,7 @@ class DynamoIndex:
 
     def source(self, key: str) -> SourceRecord | None:
         item = self.table.get_item(Key={"pk": f"src#{key}", "sk": "src"}, ConsistentRead=True).get("Item")
-        return SourceRecord.from_dict(_plain(item)) if item else None
+        return SourceRecord.from_dict(plain(item)) if item else None
 
     def save_source(self, record: SourceRecord, expected: SourceRecord | None = None) -> None:
         """Record what a source key published. With `expected` (the record as read under the
@@ -739,7 +727,7 @@ class DynamoIndex:
                     raise TransientError("another publisher holds the site lock; will retry") from None
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
-        meta = _plain(response["Attributes"])
+        meta = plain(response["Attributes"])
         self._lease = _Lease(owner, int(meta["fence"]), now)
         self._unsettled = bool(meta.get("pending_purge") or meta.get("dirty"))
         try:

@@ -160,6 +160,21 @@ def _walk(root: Path, skip: str = "") -> Iterator[str]:
             yield f"{rel}/{name}" if rel else name
 
 
+class MemoryPublishQueue:
+    """The publish queue (`PublishQueue`) as a list: what was sent, oldest first, until taken."""
+
+    def __init__(self) -> None:
+        self.bodies: list[str] = []
+
+    def send(self, bodies: Sequence[str]) -> list[str]:
+        first = len(self.bodies)
+        self.bodies += bodies
+        return [str(first + i) for i in range(len(bodies))]
+
+    def depth(self) -> int:
+        return len(self.bodies)
+
+
 class RecordingPurger:
     """Remembers what would have been purged; calls nothing."""
 

@@ -174,7 +174,8 @@ class Stored:
         self.counts = counts
         self.strict = strict
         self.items: dict[Key, Item | None] = {}
-        self.queries: dict[tuple[str, bool, int], list[Item]] = {}
+        self.queries: dict[tuple[str, bool], list[tuple[int, list[Item]]]] = {}  # (pk, order): (limit, rows)
+        self.summary: dict[int, tuple[int, str]] | None = None  # the shards' summary as stored, parsed once
         self.entries: dict[str, Entry | None] = {}
         self.dates: dict[str, str] = {}  # slug -> date, from feature rows (similar posts' tie-break)
 
@@ -190,15 +191,14 @@ class Stored:
     def query(self, pk: str, *, newest_first: bool = False, limit: int = 0) -> list[Item]:
         """Cached: a query answered by one read before with as many items or more (or the
         whole partition) is not sent again; one with a limit asks for at least `MIN_QUERY`."""
-        for (cached_pk, order, cached_limit), rows in self.queries.items():
-            if cached_pk == pk and order == newest_first:
-                if cached_limit == 0 or len(rows) < cached_limit:  # the whole partition
-                    return rows[:limit] if limit else rows
-                if limit and cached_limit >= limit:
-                    return rows[:limit]
+        for cached_limit, rows in self.queries.get((pk, newest_first), ()):
+            if cached_limit == 0 or len(rows) < cached_limit:  # the whole partition
+                return rows[:limit] if limit else rows
+            if limit and cached_limit >= limit:
+                return rows[:limit]
         asked = max(limit, MIN_QUERY) if limit else 0
         rows = self.reader.query(pk, newest_first=newest_first, limit=asked)
-        self.queries[(pk, newest_first, asked)] = rows
+        self.queries.setdefault((pk, newest_first), []).append((asked, rows))
         return rows[:limit] if limit else rows
 
     def prefetch(self, keys: Iterable[Key]) -> None:
@@ -523,23 +523,35 @@ class PartialModel(SiteModel):
                 shards |= {m.sitemap_shard for m in (old, new) if m is not None and m.sitemap_shard}
         return shards
 
+    def _stored_summary(self) -> dict[int, tuple[int, str]]:
+        if self.stored.summary is None:
+            item = self.stored.get_many([SHARDS])[SHARDS]
+            self.stored.summary = {int(n): (int(v[0]), str(v[1])) for n, v in (item or {}).get("m", {}).items()}
+        return self.stored.summary
+
+    def _shard_now(self, n: int) -> tuple[int, str] | None:
+        """A changed shard's size and newest update time (None: empty now)."""
+        entries = self.shard(n)
+        return (len(entries), max(e.updated for e in entries)) if entries else None
+
     def shard_summary(self) -> dict[int, tuple[int, str]]:
         """Each non-empty shard's size and newest update time."""
-        item = self.stored.get_many([SHARDS])[SHARDS]
-        summary = {int(n): (int(v[0]), str(v[1])) for n, v in (item or {}).get("m", {}).items()}
+        summary = dict(self._stored_summary())
         for n in self._touched_shards():
-            entries = self.shard(n)
-            if entries:
-                summary[n] = (len(entries), max(e.updated for e in entries))
-            else:
+            now = self._shard_now(n)
+            if now is None:
                 summary.pop(n, None)
+            else:
+                summary[n] = now
         return summary
 
     def shards(self) -> list[int]:
         return sorted(self.shard_summary())
 
     def shard_updated(self, n: int) -> str:
-        return self.shard_summary().get(n, (0, ""))[1]
+        """One shard's newest update time (the sitemap index asks for each: no summary built each time)."""
+        now = self._shard_now(n) if n in self._touched_shards() else self._stored_summary().get(n)
+        return now[1] if now else ""
 
     # -- similar posts and paths -----------------------------------------------------
 
