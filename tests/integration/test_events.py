@@ -38,6 +38,7 @@ def test_every_event_file_is_covered_here():
         "ops-reconcile-dry-run.json",
         "ops-relayout-dry-run.json",
         "ops-rerender.json",
+        "ops-migrate-index.json",  # invoked by test_index_queries.py
         "ops-dlq-list.json",
     }
     assert {p.name for p in EVENTS.glob("*.json")} == covered

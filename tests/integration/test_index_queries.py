@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from edgepub.aws import dynamo_table
 from edgepub.index import DynamoIndex
@@ -10,6 +13,8 @@ from edgepub.settings import Settings
 from tests.support.tables import scan, to_older_layout
 
 pytestmark = pytest.mark.embedded
+
+MIGRATE = json.loads((Path(__file__).resolve().parents[2] / "events" / "ops-migrate-index.json").read_text())
 
 
 def test_reviews_due_are_queried_in_due_order(stack):
@@ -47,17 +52,17 @@ def test_an_index_an_older_edgepub_wrote_is_refused_until_moved_then_publishes_o
     with pytest.raises(IndexLayoutError, match="edgepub migrate-index"):
         DynamoIndex(table).load()
 
-    moved = stack.invoke("OpsFunction", {"action": "migrate_index"})["moved"]
+    moved = stack.invoke("OpsFunction", MIGRATE)["moved"]
     assert moved["entries"] == 2 and moved["counters"] == len(counters) and moved["pages"] == len(hashes)
     migrated = DynamoIndex(table).load(strict=False)
     assert dict(migrated.entries) == entries and dict(migrated.counters) == counters
     assert dict(migrated.page_hashes) == hashes
     assert audit(entries.values(), [plain(i) for i in scan(table) if is_row(str(i["pk"]))]) == []
     assert not any(str(i["sk"]).startswith(("art#", "ctr#", "page#")) for i in scan(table) if i["pk"] == "site")
-    assert stack.invoke("OpsFunction", {"action": "migrate_index"})["moved"]["items"] == 0  # done: nothing to do
+    assert stack.invoke("OpsFunction", MIGRATE)["moved"]["items"] == 0  # done: nothing to do
     # a run that died while deleting the old items: the next run deletes what it left
     table.put_item(Item={"pk": "site", "sk": "art#one", "slug": "one", "review_pk": "review", "review_sk": "x#one"})
-    again = stack.invoke("OpsFunction", {"action": "migrate_index"})["moved"]
+    again = stack.invoke("OpsFunction", MIGRATE)["moved"]
     assert again["items"] == 0 and again["removed"] == 1
     assert [i.slug for i in DynamoIndex(table).review_due_before("9999")].count("one") == 1
     # and publishing goes on from the moved index
