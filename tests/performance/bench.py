@@ -1228,37 +1228,6 @@ def _rehearse(model: SiteModel, keys: Sequence[str]) -> dict[str, Any]:
     return {"sources": list(sources.made), "counts": counts}
 
 
-def _partition_queries() -> None:
-    """moto 5.2 answers a Query of a table (not of an index) by listing and sorting every
-    item of the table (`Table.query` calls `Table.all_items`), whatever the partition: each
-    call costs O(table), seconds at 200,000 items. In the process serving the embedded stack
-    for B7, such a Query lists its own partition instead (the same answer). One Query at a
-    time: the publish under test makes its calls one after another."""
-    import threading
-
-    from moto.dynamodb.models.table import Table
-
-    if getattr(Table.query, "b7_partition", False):
-        return
-    original = Table.query
-    one_at_a_time = threading.Lock()
-
-    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
-        if index_name or hash_key is None or self.range_key_attr is None:
-            return original(self, hash_key, *args, **kwargs)
-        with one_at_a_time:
-            partition = list(self.items.get(hash_key, {}).values())
-            self.all_items = lambda: partition  # this call's items: the partition
-            try:
-                return original(self, hash_key, *args, **kwargs)
-            finally:
-                del self.all_items
-
-    query.b7_partition = True  # type: ignore[attr-defined]
-    Table.query = query  # type: ignore[method-assign]
-
-
 def _moto_put(table_name: str) -> Callable[[dict[str, Any]], None]:
     """Put an item straight into moto's table in this process (moto's own `Table.put_item`):
     no HTTP request, signature or JSON, for sites too large to load through the API in minutes."""
@@ -1344,7 +1313,6 @@ def b7_embedded_run(size: int, loader: str = "batch", publishes: int = 4) -> dic
     result["rehearsal"] = rehearsal["counts"]
     _progress(f"B7 embedded {size:,}: rehearsed on ItemIndex, {len(rehearsal['sources'])} generated sources to upload")
     gc.collect()
-    _partition_queries()
     with contextlib.redirect_stdout(io.StringIO()), EmbeddedStack.start() as stack:
         env = {**os.environ, **stack.settings_env()}
         settings = Settings.from_env(env)

@@ -91,7 +91,7 @@ def run(size: int, workers: int = 2, crash_at_put: int = 600) -> dict[str, Any]:
     from edgepub.settings import Settings
     from moto.s3.models import s3_backends
 
-    from tests.performance.bench import _moto_put, _partition_queries, b7_source, generated_model, write_generated
+    from tests.performance.bench import _moto_put, b7_source, generated_model, write_generated
 
     result: dict[str, Any] = {"articles": size, "workers": workers, "chunk": rerender.CHUNK}
     gc.disable()
@@ -100,7 +100,6 @@ def run(size: int, workers: int = 2, crash_at_put: int = 600) -> dict[str, Any]:
     # sources are read as they are now (the generated index names no S3 version)
     model.entries = {slug: replace(e, source_version="") for slug, e in model.entries.items()}
     result["generate_s"] = round(time.perf_counter() - start, 1)
-    _partition_queries()
     with contextlib.redirect_stdout(io.StringIO()), EmbeddedStack.start() as stack:
         env = {**os.environ, **stack.settings_env(), "EDGEPUB_SITE_TITLE": TITLE, "PYTHONPATH": str(ROOT)}
         settings = Settings.from_env(env)
