@@ -48,7 +48,7 @@ def check_site(site: Site) -> None:
     model = model_of(site)
     layout, renderer = site.publisher.layout, site.publisher.renderer
     stored = {path_for_key(key): page for key, page in site.pages.pages.items()}
-    implied = listing_refs(model) | set(SITE_PAGES) | {PageRef("sitemap", (str(n),)) for n in model.shards()}
+    implied = listing_refs(model, layout) | set(SITE_PAGES) | {PageRef("sitemap", (str(n),)) for n in model.shards()}
     implied_paths = {ref.path for ref in implied}
     for path, page in stored.items():
         ref = ref_for_path(path, model)
@@ -97,6 +97,7 @@ def test_an_archive_page_that_shows_what_its_front_shows_is_a_redirect():
     sitemap = site.html("/sitemaps/pages.xml")
     assert f"<loc>{URL}/</loc>" in sitemap and f"<loc>{URL}/tags/redis-caching/</loc>" in sitemap
     assert "/page/1/" not in sitemap
+    assert "/sitemaps/archive-" not in site.html("/sitemap.xml")  # the archive lists no page of its own
     check_site(site)
 
 
@@ -107,7 +108,8 @@ def test_the_redirect_turns_into_a_list_when_the_front_no_longer_shows_everythin
     assert site.pages.pages["page/1/index.html"].kind == "redirect"
     site.put("c.md", md("C", date=day(3), tags=("x",)))
     # page 1 now lists a, b, c; home shows c, b: both pages are planned, and the pages sitemap
-    assert {"/page/1/", "/", "/tags/x/page/1/", "/tags/x/", "/sitemaps/pages.xml"} <= site.written
+    assert {"/page/1/", "/", "/tags/x/page/1/", "/tags/x/", "/sitemaps/archive-1.xml", "/sitemap.xml"} <= site.written
+    assert "/sitemaps/pages.xml" not in site.written  # no tag came or went
     assert site.pages.pages["page/1/index.html"].kind == "listing"
     assert f'href="{URL}/page/1/">Older articles</a>' in site.html("/")
     check_site(site)
@@ -235,12 +237,70 @@ def test_the_pages_sitemap_changes_only_when_listing_pages_come_or_go():
     index = site.html("/sitemap.xml")
     assert index.index(f"{URL}/sitemaps/pages.xml") < index.index(f"{URL}/sitemaps/1.xml")
     site.put("b.md", md("B", date=day(2), tags=("x",)))
-    assert "/sitemaps/pages.xml" not in site.written  # same pages
+    assert not {"/sitemaps/pages.xml", "/sitemaps/archive-1.xml"} & site.written  # same pages
     site.put("c.md", md("C", date=day(3), tags=("y",)))  # a new tag; /page/1/ now lists more than home
-    assert "/sitemaps/pages.xml" in site.written
+    assert {"/sitemaps/pages.xml", "/sitemaps/archive-1.xml", "/sitemap.xml"} <= site.written
     locs = re.findall(r"<loc>([^<]+)</loc>", site.html("/sitemaps/pages.xml"))
-    assert locs == [f"{URL}/", f"{URL}/tags/", f"{URL}/page/1/", f"{URL}/tags/x/", f"{URL}/tags/y/"]
-    assert "<lastmod>" not in site.html("/sitemaps/pages.xml")
+    assert locs == [f"{URL}/", f"{URL}/tags/", f"{URL}/tags/x/", f"{URL}/tags/y/"]
+    assert re.findall(r"<loc>([^<]+)</loc>", site.html("/sitemaps/archive-1.xml")) == [f"{URL}/page/1/"]
+    maps = re.findall(r"<loc>([^<]+)</loc>", site.html("/sitemap.xml"))
+    assert maps == [f"{URL}/sitemaps/pages.xml", f"{URL}/sitemaps/archive-1.xml", f"{URL}/sitemaps/1.xml"]
+    for path in ("/sitemaps/pages.xml", "/sitemaps/archive-1.xml"):
+        assert "<lastmod>" not in site.html(path)
+    check_site(site)
+
+
+def test_archive_pages_are_listed_in_shards_and_a_new_page_rewrites_only_its_shard():
+    """A million articles make 50,000 archive pages, past a sitemap's 50,000 URLs: they are
+    listed in shards of `sitemap_shard_size` pages, and a page that opens rewrites only the
+    shard it is in (and the index when that shard is new)."""
+    layout = Layout(page_size=1, home_size=1, tag_front_size=1, feed_size=1, sitemap_shard_size=3)
+    site = Site(layout=layout)
+    for n in range(1, 5):
+        site.put(f"a{n}.md", md(f"A{n}", date=day(n), tags=("x",)))
+    # pages 1-4, page 4 the redirect (it shows what home shows): pages 1-3 in shard 1
+    assert "sitemaps/archive-2.xml" not in site.pages.pages
+
+    def archive(k: int) -> list[str]:
+        return re.findall(r"<loc>[^<]+/page/(\d+)/</loc>", site.html(f"/sitemaps/archive-{k}.xml"))
+
+    assert archive(1) == ["3", "2", "1"]
+    site.put("a5.md", md("A5", date=day(5), tags=("x",)))  # page 5 opens: page 4 is listed, in shard 2
+    assert {"/sitemaps/archive-2.xml", "/sitemap.xml"} <= site.written
+    assert not {"/sitemaps/archive-1.xml", "/sitemaps/pages.xml"} & site.written
+    assert archive(2) == ["4"]
+    site.put("a6.md", md("A6", date=day(6), tags=("x",)))  # page 6 opens in shard 2: only it changes
+    assert "/sitemaps/archive-2.xml" in site.written
+    assert not {"/sitemaps/archive-1.xml", "/sitemaps/pages.xml"} & site.written
+    assert archive(2) == ["5", "4"]
+    maps = re.findall(r"<loc>[^<]+/sitemaps/([^<]+)</loc>", site.html("/sitemap.xml"))
+    assert maps == ["pages.xml", "archive-1.xml", "archive-2.xml", "1.xml", "2.xml"]
+    check_site(site)
+    # deleting the newest article: page 6 keeps its number (emptied) and page 5 is the redirect
+    site.delete("a6.md")
+    assert archive(2) == ["6", "4"]
+    check_site(site)
+    # a relayout to 3 a page leaves pages 1-2: shard 2 lists nothing and goes
+    relaid = Layout(page_size=3, home_size=1, tag_front_size=1, feed_size=1, sitemap_shard_size=3)
+    site.publisher.base_layout = site.publisher.layout = relaid
+    result = ops.relayout(site.publisher)
+    assert "/sitemaps/archive-2.xml" in result.deleted and "sitemaps/archive-2.xml" not in site.pages.pages
+    assert "/sitemaps/archive-2.xml" not in site.html("/sitemap.xml")
+    check_site(site)
+
+
+def test_a_site_from_before_archive_shards_gains_them_on_its_next_publish():
+    layout = Layout(page_size=1, home_size=1, tag_front_size=1, feed_size=1, sitemap_shard_size=2)
+    site = Site(layout=layout)
+    for n in range(1, 6):
+        site.put(f"a{n}.md", md(f"A{n}", date=day(n)))
+    model = model_of(site)
+    for k in (1, 2):  # stored by an edgepub that listed archive pages in the pages sitemap
+        del model.page_hashes[f"/sitemaps/archive-{k}.xml"]
+    model.page_hashes["/sitemaps/pages.xml"] = "0" * 64  # with its archive pages
+    site.put("b.md", md("B", date=day(9)))
+    assert {"/sitemaps/archive-1.xml", "/sitemaps/archive-2.xml", "/sitemaps/archive-3.xml"} <= site.written
+    assert {"/sitemaps/pages.xml", "/sitemap.xml"} <= site.written
     check_site(site)
 
 
@@ -258,6 +318,8 @@ def test_ref_for_path_knows_every_listing_page():
     assert ref_for_path("/tags/x/feed.xml", model) == PageRef("tag_feed", ("x",))
     assert ref_for_path("/sitemaps/pages.xml", model) == PageRef("sitemap_pages")
     assert ref_for_path("/sitemaps/3.xml", model) == PageRef("sitemap", ("3",))
+    assert ref_for_path("/sitemaps/archive-3.xml", model) == PageRef("sitemap_archive", ("3",))
+    assert ref_for_path("/sitemaps/archive-x.xml", model) is None
     assert ref_for_path("/page/1/", model) == PageRef("archive", ("1",))  # rendered as a redirect when it is one
     assert ref_for_path("/tags/x/page/2/", model) == PageRef("tag_archive", ("x", "2"))
     assert ref_for_path("/sitemaps/other.xml", model) is None

@@ -60,7 +60,7 @@ def test_new_article(site):
         "/tags/",  # tag counts
         "/sitemaps/1.xml",
         "/sitemap.xml",  # d's URL, and the shard's newest lastmod
-        "/sitemaps/pages.xml",  # /page/2/ is a redirect now: no longer listed
+        "/sitemaps/archive-1.xml",  # /page/2/ is a redirect now: no longer listed
     }
     assert site.written == expected
     assert site.purged == expected

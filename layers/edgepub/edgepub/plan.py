@@ -34,7 +34,7 @@ class PageRef:
     """A page of the site, by what it shows. `args` identify it within its kind."""
 
     # article, home, archive, tag, tag_archive, tag_feed, tags, feed, sitemap_index, sitemap,
-    # sitemap_pages, robots, not_found, redirect
+    # sitemap_pages, sitemap_archive, robots, not_found, redirect
     kind: str
     args: tuple[str, ...] = ()
 
@@ -66,6 +66,8 @@ class PageRef:
                 return f"/sitemaps/{a[0]}.xml"
             case "sitemap_pages":
                 return "/sitemaps/pages.xml"
+            case "sitemap_archive":
+                return f"/sitemaps/archive-{a[0]}.xml"
             case "robots":
                 return "/robots.txt"
             case "not_found":
@@ -96,6 +98,10 @@ def ref_for_path(path: str, model: SiteModel) -> PageRef | None:
         return PageRef("archive", (parts[1],))
     if len(parts) == 2 and parts[0] == "sitemaps" and parts[1].removesuffix(".xml").isdigit():
         return PageRef("sitemap", (parts[1].removesuffix(".xml"),))
+    if len(parts) == 2 and parts[0] == "sitemaps" and parts[1].endswith(".xml"):
+        number = parts[1].removeprefix("archive-").removesuffix(".xml")
+        if parts[1].startswith("archive-") and number.isdigit():
+            return PageRef("sitemap_archive", (number,))
     if parts[0] == "tags" and len(parts) == 2 and path.endswith("/"):
         return PageRef("tag", (parts[1],))
     if parts[0] == "tags" and len(parts) == 3 and parts[2] == "feed.xml":
@@ -119,7 +125,8 @@ SITE_PAGES = (
     PageRef("robots"),
     PageRef("not_found"),
 )
-LISTING_KINDS = frozenset({"archive", "tag", "tag_archive", "tag_feed"})  # the pages a listing has or drops
+# the pages a listing has or drops (the archive's sitemap shards with its pages)
+LISTING_KINDS = frozenset({"archive", "tag", "tag_archive", "tag_feed", "sitemap_archive"})
 
 
 # -- listings: the archive ("all") and each tag's ("tag:<t>"), each with its front page --------
@@ -194,22 +201,43 @@ def _nav(listing: str, n: int, last: int, redirect: int) -> PageNav:
     return PageNav(newer=newer, older=page_ref(listing, m).path if m >= 1 else "")
 
 
-def sitemap_listing_paths(model: SiteModel, layout: Layout) -> list[str]:
-    """The site's own pages in the pages sitemap: home, the tags index, every tag page
-    and every archive page that is not a redirect. Tag archive pages are left out: they
-    are the most numerous and every article on them is in the article shards. The list
-    changes only when such a page appears or goes, so its shard is rewritten only then."""
-    redirect = redirect_page(model, "all", layout)
-    archive = [page_ref("all", n).path for n in range(model.last_page("all"), 0, -1) if n != redirect]
-    return ["/", "/tags/", *archive, *(PageRef("tag", (tag,)).path for tag, _ in model.tag_counts())]
+def sitemap_listing_paths(model: SiteModel) -> list[str]:
+    """The site's own pages in the pages sitemap: home, the tags index and every tag page.
+    Archive pages are in shards of their own (`archive_sitemap_pages`); tag archive pages
+    are left out: they are the most numerous and every article on them is in the article
+    shards. The list changes only when a tag appears or goes."""
+    return ["/", "/tags/", *(PageRef("tag", (tag,)).path for tag, _ in model.tag_counts())]
 
 
-def listing_refs(model: SiteModel) -> set[PageRef]:
+def archive_shape(model: SiteModel, layout: Layout) -> tuple[int, int]:
+    """The archive's last page and its redirect page (0: none): what its sitemap shards list."""
+    return model.last_page("all"), redirect_page(model, "all", layout)
+
+
+def archive_sitemap_pages(shape: tuple[int, int], k: int, size: int) -> list[int]:
+    """The archive pages archive sitemap shard k lists: pages (k-1)*size+1 to k*size that
+    exist and are not the redirect page. A sitemap may list 50,000 URLs (sitemaps.org): a
+    million articles make 50,000 archive pages, so they are sharded like the articles."""
+    last, redirect = shape
+    return [n for n in range((k - 1) * size + 1, min(k * size, last) + 1) if n != redirect]
+
+
+def archive_sitemap_shards(shape: tuple[int, int], size: int) -> list[int]:
+    """The archive sitemap shards that list at least one page."""
+    last, redirect = shape
+    count = -(-last // size)
+    return [k for k in range(1, count + 1) if not ((k - 1) * size + 1 == min(k * size, last) == redirect)]
+
+
+def listing_refs(model: SiteModel, layout: Layout) -> set[PageRef]:
     """Every page of the archive and of each live tag the model implies (page 1 to the
-    last, redirects included), with each tag's page and feed."""
+    last, redirects included), with each tag's page and feed, and the archive's sitemap
+    shards."""
     tags = [tag for tag, _ in model.tag_counts()]
     model.prefetch_change([], counters=["all", *(f"tag:{tag}" for tag in tags)])
     refs = {page_ref("all", n) for n in range(1, model.last_page("all") + 1)}
+    shape = archive_shape(model, layout)
+    refs |= {PageRef("sitemap_archive", (str(k),)) for k in archive_sitemap_shards(shape, layout.sitemap_shard_size)}
     for tag in tags:
         listing = f"tag:{tag}"
         refs |= {PageRef("tag", (tag,)), PageRef("tag_feed", (tag,))}
@@ -267,7 +295,7 @@ def plan(before: SiteModel, changes: Mapping[str, Entry | None], layout: Layout 
     tags = {t for s in shown for m in (before, after) if (e := m.entries.get(s)) and e.live for t in e.tags}
     _listing_fronts(before, after, layout, result, tags)
     _sitemaps(before, after, result, shown)
-    _unstored_site_pages(before, result)
+    _unstored_site_pages(before, layout, result)
     # a path that is rendered again (a former slug now holding a redirect) is not deleted
     result.delete -= {ref.path for ref in result.render}
     return result
@@ -304,26 +332,35 @@ def relayout(before: SiteModel, layout: Layout = Layout()) -> SitePlan:
     for slug in moved:
         _listing_moves(before.entries[slug], placed[slug], slug, result)
     _listing_fronts(before, after, layout, result)
-    implied = listing_refs(after)
+    implied = listing_refs(after, layout)
     for ref in sorted(implied):
         if ref.path not in before.page_hashes:
             result.add(ref, "listing page not yet stored")
     for path in list(before.page_hashes):
-        stored = ref_for_path(path, after) if path.startswith(("/page/", "/tags/")) else None
+        stored = ref_for_path(path, after) if path.startswith(("/page/", "/tags/", "/sitemaps/archive-")) else None
         if stored is not None and stored.kind in LISTING_KINDS and stored not in implied:
             result.render.discard(stored)
             result.delete.add(path)
-    _unstored_site_pages(before, result)
+    _unstored_site_pages(before, layout, result)
     result.delete -= {ref.path for ref in result.render}
     return result
 
 
-def _unstored_site_pages(before: SiteModel, result: SitePlan) -> None:
+def _unstored_site_pages(before: SiteModel, layout: Layout, result: SitePlan) -> None:
     for ref in SITE_PAGES:
         if ref.path not in before.page_hashes:
             result.add(ref, "site page not yet stored")
             if ref.kind == "sitemap_pages":  # an older site's index does not list it yet
                 result.add(PageRef("sitemap_index"), "sitemap shards changed")
+    # An older edgepub listed archive pages in the pages sitemap: when the newest archive
+    # shard is not stored, the archive's shards, the pages sitemap and the index are made.
+    shape = archive_shape(before, layout)
+    shards = archive_sitemap_shards(shape, layout.sitemap_shard_size)
+    if shards and PageRef("sitemap_archive", (str(shards[-1]),)).path not in before.page_hashes:
+        for k in shards:
+            result.add(PageRef("sitemap_archive", (str(k),)), "archive sitemap not yet stored")
+        result.add(PageRef("sitemap_pages"), "archive pages moved to their own sitemaps")
+        result.add(PageRef("sitemap_index"), "sitemap shards changed")
 
 
 def _entry_pages(before: SiteModel, after: SiteModel, slug: str, layout: Layout, result: SitePlan) -> None:
@@ -389,7 +426,7 @@ def _listing_fronts(
         compared = tags
         tags_before = {t for t in tags if before.tag_count(t)}
         tags_after = {t for t in tags if after.tag_count(t)}
-    pages_changed = tags_before != tags_after
+    tags_changed = tags_before != tags_after
     for listing in ["all", *(f"tag:{t}" for t in sorted(compared))]:
         if listing != "all":
             tag = listing.removeprefix("tag:")
@@ -408,9 +445,40 @@ def _listing_fronts(
         shape_after = (after.last_page(listing), redirect_page(after, listing, layout))
         if shape_before != shape_after:
             _navigation(listing, shape_before, shape_after, result)
-            pages_changed = pages_changed or listing == "all"
-    if pages_changed:
-        result.add(PageRef("sitemap_pages"), "listing pages appeared or went")
+            if listing == "all":
+                _archive_sitemaps(shape_before, shape_after, layout.sitemap_shard_size, result)
+    if tags_changed:
+        result.add(PageRef("sitemap_pages"), "tag pages appeared or went")
+
+
+def _archive_sitemaps(
+    shape_before: tuple[int, int], shape_after: tuple[int, int], size: int, result: SitePlan
+) -> None:
+    """The archive's sitemap shards whose pages changed (a page opened or went, or became or
+    stopped being the redirect), and the index when a shard appeared or went."""
+    (last_before, redirect_before), (last_after, redirect_after) = shape_before, shape_after
+
+    def shard(n: int) -> int:
+        return (n - 1) // size + 1
+
+    touched = {shard(n) for n in (redirect_before, redirect_after) if n}
+    if last_before != last_after:
+        low, high = sorted((last_before, last_after))
+        touched |= set(range(shard(low + 1), shard(high) + 1))
+    index_changed = False
+    for k in sorted(touched):
+        old = archive_sitemap_pages(shape_before, k, size)
+        new = archive_sitemap_pages(shape_after, k, size)
+        if old == new:
+            continue
+        ref = PageRef("sitemap_archive", (str(k),))
+        if new:
+            result.add(ref, "archive pages appeared or went")
+        else:
+            result.delete.add(ref.path)
+        index_changed = index_changed or not old or not new
+    if index_changed:
+        result.add(PageRef("sitemap_index"), "sitemap shards changed")
 
 
 def _navigation(listing: str, shape_before: tuple[int, int], shape_after: tuple[int, int], result: SitePlan) -> None:

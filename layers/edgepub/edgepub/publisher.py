@@ -720,11 +720,11 @@ class Publisher:
         """Render, store and purge a plan made elsewhere (a local build's full re-render)."""
         return self._store(model, site_plan, articles)
 
-    @staticmethod
-    def site_refs(model: SiteModel) -> set[PageRef]:
+    def site_refs(self, model: SiteModel) -> set[PageRef]:
         from edgepub.plan import SITE_PAGES, listing_refs
 
-        refs = {*SITE_PAGES, *listing_refs(model)}  # and listing pages not stored yet (an older site's tag feeds)
+        # and listing pages not stored yet (an older site's tag feeds)
+        refs = {*SITE_PAGES, *listing_refs(model, self.layout)}
         if not model.whole:  # the shards; stored pages the model does not imply are drift repair's to find
             return refs | {PageRef("sitemap", (str(n),)) for n in model.shards()}
         for path in model.page_hashes:

@@ -21,7 +21,19 @@ from edgepub.article import Article
 from edgepub.errors import InvalidSource
 from edgepub.markdown import first_image, first_paragraph, to_html
 from edgepub.pages import ATOM, HTML, TEXT, XML, Page
-from edgepub.plan import Layout, PageRef, front_entries, front_older, front_ref, page_nav, sitemap_listing_paths
+from edgepub.plan import (
+    Layout,
+    PageRef,
+    archive_shape,
+    archive_sitemap_pages,
+    archive_sitemap_shards,
+    front_entries,
+    front_older,
+    front_ref,
+    page_nav,
+    page_ref,
+    sitemap_listing_paths,
+)
 from edgepub.ports import SourceStore
 from edgepub.settings import Settings
 from edgepub.site import Entry, SiteModel, tag_slug
@@ -233,11 +245,18 @@ class Renderer:
             body = self.env.get_template("sitemap.xml").render(urls=urls)
             return Page(path=ref.path, body=body.encode(), kind="sitemap", content_type=XML, cache_tags=("sitemap",))
         if kind == "sitemap_pages":
-            urls = [(self.url(path), "") for path in sitemap_listing_paths(model, layout)]
+            urls = [(self.url(path), "") for path in sitemap_listing_paths(model)]
+            body = self.env.get_template("sitemap.xml").render(urls=urls)
+            return Page(path=ref.path, body=body.encode(), kind="sitemap", content_type=XML, cache_tags=("sitemap",))
+        if kind == "sitemap_archive":
+            numbers = archive_sitemap_pages(archive_shape(model, layout), int(ref.args[0]), layout.sitemap_shard_size)
+            urls = [(self.url(page_ref("all", n).path), "") for n in reversed(numbers)]
             body = self.env.get_template("sitemap.xml").render(urls=urls)
             return Page(path=ref.path, body=body.encode(), kind="sitemap", content_type=XML, cache_tags=("sitemap",))
         if kind == "sitemap_index":
             maps = [(self.url(PageRef("sitemap_pages").path), "")]
+            archive = archive_sitemap_shards(archive_shape(model, layout), layout.sitemap_shard_size)
+            maps += [(self.url(PageRef("sitemap_archive", (str(k),)).path), "") for k in archive]
             maps += [(self.url(PageRef("sitemap", (str(n),)).path), model.shard_updated(n)) for n in model.shards()]
             body = self.env.get_template("sitemap_index.xml").render(sitemaps=maps)
             return Page(path=ref.path, body=body.encode(), kind="sitemap", content_type=XML, cache_tags=("sitemap",))
