@@ -881,7 +881,7 @@ def generated_model(size: int, layout: Layout | None = None, seed: int = 7) -> S
     (older and newer) among those with its first tag and stack, then its first, second and
     third tag, then its stack; weakest last by edgepub's `rank_key`, so blocks are full
     and plausible."""
-    from edgepub.plan import SITE_PAGES, Layout, PageRef, page_ref
+    from edgepub.plan import SITE_PAGES, Layout, PageRef, archive_shape, archive_sitemap_shards, page_ref
     from edgepub.site import Counter, Entry, SiteModel, laid_out
 
     layout = layout or Layout()
@@ -959,7 +959,11 @@ def generated_model(size: int, layout: Layout | None = None, seed: int = 7) -> S
             paths += [PageRef("sitemap", (str(n),)).path for n in range(1, counter.last_page + 1)]
     paths += [ref.path for ref in SITE_PAGES]
     hashes = {path: hashlib.sha256(path.encode()).hexdigest() for path in paths}
-    return SiteModel(entries=placed, counters=counters, page_hashes=hashes, version=1)
+    model = SiteModel(entries=placed, counters=counters, page_hashes=hashes, version=1)
+    for k in archive_sitemap_shards(archive_shape(model, layout), layout.sitemap_shard_size):
+        path = PageRef("sitemap_archive", (str(k),)).path
+        model.page_hashes[path] = hashlib.sha256(path.encode()).hexdigest()
+    return model
 
 
 def b7_source(title: str, when: str, tags: Sequence[str], stack: Sequence[str], tools: Sequence[str], n: int) -> bytes:

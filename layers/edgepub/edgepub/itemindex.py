@@ -5,14 +5,22 @@ item layout as the DynamoDB table (edgepub.partial), read on demand by a
 It is what B7 (`make bench`) runs a site of a million articles on, where the
 embedded stack cannot hold one in reasonable time and memory, and what the unit
 tests check partial planning with: the counts are the figures that must stay
-flat as the site grows. One process, no lease (as `MemoryIndex`)."""
+flat as the site grows. One process, no lease (as `MemoryIndex`).
+
+Each partition's sort keys are a `SortedList` (sortedcontainers, a development
+dependency: this module is for tests and the bench, not the Lambda layer). A plain
+sorted list of the million keys of the by-date partition was reallocated whole
+(9 MB) by the first insert after a generated site was loaded, which B7 counted in
+the publish's heap peak: the store's memory, not the publisher's, and not what
+DynamoDB would cost it."""
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
+
+from sortedcontainers import SortedList
 
 from edgepub.freshness import FreshnessPolicy
 from edgepub.index import ModelQueries
@@ -26,7 +34,7 @@ class MemoryItems:
 
     def __init__(self) -> None:
         self.partitions: dict[str, dict[str, Item]] = {}
-        self.order: dict[str, list[str]] = {}  # each partition's sort keys, sorted
+        self.order: dict[str, SortedList[str]] = {}  # each partition's sort keys
         self.items_read = 0
         self.items_written = 0
         self.requests = 0
@@ -47,13 +55,13 @@ class MemoryItems:
         keys_only: bool = False,
     ) -> list[Item]:
         self.requests += 1
-        keys = self.order.get(pk, [])
+        keys = self.order.get(pk, SortedList())
+        start, stop = 0, len(keys)
         if between is not None:
-            keys = keys[bisect.bisect_left(keys, between[0]) : bisect.bisect_right(keys, between[1])]
-        if limit:  # sliced before reversing: a large partition is not copied whole
-            chosen = keys[-limit:][::-1] if newest_first else keys[:limit]
-        else:
-            chosen = keys[::-1] if newest_first else keys
+            start, stop = keys.bisect_left(between[0]), keys.bisect_right(between[1])
+        if limit:  # only what is asked for: a large partition is not copied whole
+            start, stop = (max(start, stop - limit), stop) if newest_first else (start, min(stop, start + limit))
+        chosen = list(keys.islice(start, stop, reverse=newest_first))
         partition = self.partitions[pk] if chosen else {}
         self.items_read += len(chosen)
         if keys_only:
@@ -64,7 +72,7 @@ class MemoryItems:
         pk, sk = str(item["pk"]), str(item["sk"])
         partition = self.partitions.setdefault(pk, {})
         if sk not in partition:
-            bisect.insort(self.order.setdefault(pk, []), sk)
+            self.order.setdefault(pk, SortedList()).add(sk)
         partition[sk] = item
         self.items_written += 1
 
@@ -72,8 +80,7 @@ class MemoryItems:
         partition = self.partitions.get(pk, {})
         if sk in partition:
             del partition[sk]
-            keys = self.order[pk]
-            del keys[bisect.bisect_left(keys, sk)]
+            self.order[pk].remove(sk)
         self.items_written += 1
 
     def apply(self, ops: Iterable[tuple[str, Item]]) -> None:
@@ -89,7 +96,7 @@ class MemoryItems:
         for item in items:
             self.partitions.setdefault(str(item["pk"]), {})[str(item["sk"])] = item
             count += 1
-        self.order = {pk: sorted(partition) for pk, partition in self.partitions.items()}
+        self.order = {pk: SortedList(partition) for pk, partition in self.partitions.items()}
         return count
 
     def reset_counts(self) -> None:

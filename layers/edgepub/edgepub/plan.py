@@ -451,9 +451,7 @@ def _listing_fronts(
         result.add(PageRef("sitemap_pages"), "tag pages appeared or went")
 
 
-def _archive_sitemaps(
-    shape_before: tuple[int, int], shape_after: tuple[int, int], size: int, result: SitePlan
-) -> None:
+def _archive_sitemaps(shape_before: tuple[int, int], shape_after: tuple[int, int], size: int, result: SitePlan) -> None:
     """The archive's sitemap shards whose pages changed (a page opened or went, or became or
     stopped being the redirect), and the index when a shard appeared or went."""
     (last_before, redirect_before), (last_after, redirect_after) = shape_before, shape_after
