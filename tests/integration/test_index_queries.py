@@ -75,3 +75,27 @@ def test_an_index_an_older_edgepub_wrote_is_refused_until_moved_then_publishes_o
     after = DynamoIndex(table).load()
     assert {s for s in ("one", "two", "three") if after.entries.get(s)} == {"one", "two", "three"}
     assert after.tag_count("s3") == 2 and after.path_owner("/old-two/") == "two"
+
+
+def test_the_stacks_fast_read_answers_are_what_motos_serializer_writes(stack, monkeypatch):
+    """The embedded stack writes DynamoDB read answers with json.dumps (moto's own serializer
+    was most of its CPU at 100,000 articles): the same JSON for every read a publish, an
+    edit, a delete and a scan make."""
+    from edgepub.embedded import stack as embedded
+
+    checked: list[str] = []
+    monkeypatch.setattr(embedded, "FAST_JSON_CHECK", checked)
+    docs = {
+        "one.md": b"---\ntitle: One\ndate: 2026-01-01\ntags: [cdn, s3]\naliases: [/old-one/]\n---\nx\n",
+        "two.md": b"---\ntitle: Two\ndate: 2026-02-01\ntags: [cdn]\nrevision: {last reviewed: 2026-01-01}\n---\ny\n",
+    }
+    for name, body in docs.items():
+        stack.s3.put_object(Bucket=stack.sources_bucket, Key=f"content/{name}", Body=body)
+    stack.run_until_idle()
+    stack.s3.put_object(Bucket=stack.sources_bucket, Key="content/two.md", Body=docs["two.md"] + b"more\n")
+    stack.s3.delete_object(Bucket=stack.sources_bucket, Key="content/one.md")
+    stack.run_until_idle()
+    table = dynamo_table(Settings.from_env(stack.settings_env()))
+    assert table.scan(Limit=50)["Items"]  # with numbers, lists and maps in its items
+    assert {"GetItem", "BatchGetItem", "Query", "Scan"} <= set(checked)
+    assert [c for c in checked if c.startswith("differs")] == []
