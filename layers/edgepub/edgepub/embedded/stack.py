@@ -195,6 +195,15 @@ def _patch_moto_dynamodb_read_json() -> None:
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
 
 
+def patch_moto() -> None:
+    """What the embedded stack changes in moto (this process's), each once: see each patch.
+    The crash-point tests apply them to their in-process moto (`mock_aws`) too."""
+    _patch_moto_delete_marker_events()
+    _patch_moto_bodyless_signatures()
+    _patch_moto_partition_queries()
+    _patch_moto_dynamodb_read_json()
+
+
 class EmbeddedStackError(EdgepubError):
     """The embedded stack could not be created from template.yaml."""
 
@@ -324,10 +333,7 @@ class EmbeddedStack:
     def up(self) -> None:
         from moto.server import ThreadedMotoServer
 
-        _patch_moto_delete_marker_events()
-        _patch_moto_bodyless_signatures()
-        _patch_moto_partition_queries()
-        _patch_moto_dynamodb_read_json()
+        patch_moto()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto request otherwise
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
