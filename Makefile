@@ -23,8 +23,9 @@ venv: $(STAMP) ## create .venv with edgepub and its development tools
 demo: $(STAMP) ## run the pipeline on the embedded stack and show what it published and purged
 	$(BIN)/edgepub demo
 
+# One pytest worker per core (pytest-xdist); each test's embedded stack is its worker's own.
 test: $(STAMP) ## run the test suite (unit tests and the embedded stack over HTTP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist worksteal
 
 lint: $(STAMP) ## ruff, mypy --strict and cfn-lint
 	$(BIN)/ruff check .
