@@ -188,7 +188,7 @@ def _patch_moto_dynamodb_read_json() -> None:
         if FAST_JSON_CHECK is not None:
             expected = original(self, context)[2]
             same = json.loads(expected) == json.loads(body)
-            FAST_JSON_CHECK.append(context.operation_model.name if same else f"differs: {expected} != {body}")
+            FAST_JSON_CHECK.append(context.operation_model.name if same else f"differs: {expected!r} != {body}")
         return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
 
     execute_result._edgepub_patched = True  # type: ignore[attr-defined]
