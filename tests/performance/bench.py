@@ -1719,8 +1719,9 @@ def _scale_lines(b7: dict[str, Any] | None) -> list[str]:
             "The same generated site in the DynamoDB table (moto), then the same publishes in a fresh process"
             " with the publish function's publisher (`service.aws_publisher`: S3, DynamoDB, the purge queue)"
             " against the moto server; every botocore call timed. Edgepub time is wall time less the time spent"
-            " in calls. moto 5.2 answers a Query of the table by listing and sorting the whole table, seconds a"
-            " call at these sizes; the bench process makes it list the queried partition only (same answers).",
+            " in calls. The embedded stack's moto lists only the queried partition for a Query (moto 5.2 lists"
+            " and sorts the whole table, seconds a call at these sizes) and writes read answers with json.dumps"
+            " (docs/architecture.md, the embedded stack).",
             "",
             "| articles | loaded | items | load s | items/s | publish | items read | as on ItemIndex |"
             " items written | requests | meta writes | S3 PUTs | S3 reads | calls | wall s | in calls s |"
@@ -1758,7 +1759,8 @@ def _scale_lines(b7: dict[str, Any] | None) -> list[str]:
         " site rendered again and stored (`Publisher.rewrite` under the lease, from the partial model: each"
         " article's source read and parsed, its page rendered with its similar-post block, written to the"
         " in-memory page store, the page hashes committed, the URLs handed to the purger). One process, no"
-        " store latency; `edgepub/rerender.py`'s chunked re-render will replace this measure.",
+        " store latency. The chunked re-render on the embedded stack, with its queue, workers and a crash"
+        " (`python -m tests.performance.rerender_scale N`), is measured in docs/architecture.md.",
         "",
         "| articles | chunk | wall s | articles/s, one worker | items read an article |",
         "|---|---|---|---|---|",
