@@ -7,7 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from edgepub.embedded.stack import EmbeddedStack
+from edgepub.embedded.stack import EmbeddedStack, patch_moto
+
+# Every moto in the tests is the embedded stack's, in-process ones (`mock_aws`, the crash-point
+# sweeps) included: a Query lists its partition, reads are answered with json.dumps (same answers).
+patch_moto()
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"

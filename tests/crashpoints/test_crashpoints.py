@@ -12,14 +12,11 @@ from typing import Any
 import pytest
 from edgepub import jobs, ops
 from edgepub.aws import SqsPublishQueue
-from edgepub.embedded.stack import patch_moto
 from edgepub.errors import OperatorError
 from moto import mock_aws
 
 from tests.crashpoints.harness import Calls, Scenario, World, describe, forked, later, play, run
 from tests.support.sites import md
-
-patch_moto()  # the embedded stack's moto: a Query lists its partition, reads answered with json.dumps
 
 pytestmark = pytest.mark.crashpoints
 

@@ -304,6 +304,24 @@ def test_a_site_from_before_archive_shards_gains_them_on_its_next_publish():
     check_site(site)
 
 
+def test_the_upgrade_makes_the_shards_the_archive_has_after_the_change():
+    """A change that empties a shard on an older site: that shard is not made (an empty
+    sitemap nothing lists)."""
+    layout = Layout(page_size=2, home_size=1, tag_front_size=1, feed_size=1, sitemap_shard_size=2)
+    site = Site(layout=layout)
+    for n in range(10):
+        site.put(f"a{n}.md", md(f"A{n}", date=day(n)))
+    model = model_of(site)
+    assert set(model.page_hashes) >= {f"/sitemaps/archive-{k}.xml" for k in (1, 2, 3)}
+    for k in (1, 2, 3):  # a site an older edgepub stored: no archive shards
+        del model.page_hashes[f"/sitemaps/archive-{k}.xml"]
+        del site.pages.pages[f"sitemaps/archive-{k}.xml"]
+    site.delete("a9.md")  # page 5 now holds just the newest: the redirect, and shard 3 has nothing
+    assert {"/sitemaps/archive-1.xml", "/sitemaps/archive-2.xml"} <= site.written
+    assert "/sitemaps/archive-3.xml" not in site.written and "sitemaps/archive-3.xml" not in site.pages.pages
+    check_site(site)
+
+
 def test_a_site_page_set_from_before_gains_the_pages_sitemap_and_the_index_lists_it():
     site = Site()
     site.put("a.md", md("A", date=day(1)))

@@ -100,7 +100,7 @@ def ref_for_path(path: str, model: SiteModel) -> PageRef | None:
         return PageRef("sitemap", (parts[1].removesuffix(".xml"),))
     if len(parts) == 2 and parts[0] == "sitemaps" and parts[1].endswith(".xml"):
         number = parts[1].removeprefix("archive-").removesuffix(".xml")
-        if parts[1].startswith("archive-") and number.isdigit():
+        if parts[1].startswith("archive-") and number.isascii() and number.isdigit() and int(number) >= 1:
             return PageRef("sitemap_archive", (number,))
     if parts[0] == "tags" and len(parts) == 2 and path.endswith("/"):
         return PageRef("tag", (parts[1],))
@@ -125,6 +125,7 @@ SITE_PAGES = (
     PageRef("robots"),
     PageRef("not_found"),
 )
+FIRST_ARCHIVE_SHARD = "/sitemaps/archive-1.xml"  # the shard an older edgepub's site does not have
 # the pages a listing has or drops (the archive's sitemap shards with its pages)
 LISTING_KINDS = frozenset({"archive", "tag", "tag_archive", "tag_feed", "sitemap_archive"})
 
@@ -267,7 +268,8 @@ def plan(before: SiteModel, changes: Mapping[str, Entry | None], layout: Layout 
     """
     after = before.copy()
     known = [*(e for e in changes.values() if e is not None), *_stored(before, changes)]
-    before.prefetch_change(known, [*(r.path for r in SITE_PAGES), *(e.path for e in known)])
+    site_paths = [*(r.path for r in SITE_PAGES), FIRST_ARCHIVE_SHARD]
+    before.prefetch_change(known, [*site_paths, *(e.path for e in known)])
     placing: list[tuple[Entry, Entry | None]] = []
     for slug, new in changes.items():
         old = before.entries.get(slug)
@@ -352,12 +354,13 @@ def _unstored_site_pages(before: SiteModel, layout: Layout, result: SitePlan) ->
             result.add(ref, "site page not yet stored")
             if ref.kind == "sitemap_pages":  # an older site's index does not list it yet
                 result.add(PageRef("sitemap_index"), "sitemap shards changed")
-    # An older edgepub listed archive pages in the pages sitemap: when the newest archive
-    # shard is not stored, the archive's shards, the pages sitemap and the index are made.
-    shape = archive_shape(before, layout)
-    shards = archive_sitemap_shards(shape, layout.sitemap_shard_size)
-    if shards and PageRef("sitemap_archive", (str(shards[-1]),)).path not in before.page_hashes:
-        for k in shards:
+    # An older edgepub listed archive pages in the pages sitemap: when the archive's first
+    # shard is not stored, the shards the archive has after this change, the pages sitemap
+    # and the index are made (the first shard: read with the site pages, in one batch).
+    size = layout.sitemap_shard_size
+    shards = archive_sitemap_shards(archive_shape(before, layout), size)
+    if shards and PageRef("sitemap_archive", (str(shards[0]),)).path not in before.page_hashes:
+        for k in archive_sitemap_shards(archive_shape(result.after, layout), size):
             result.add(PageRef("sitemap_archive", (str(k),)), "archive sitemap not yet stored")
         result.add(PageRef("sitemap_pages"), "archive pages moved to their own sitemaps")
         result.add(PageRef("sitemap_index"), "sitemap shards changed")
@@ -411,8 +414,9 @@ def _listing_fronts(
 ) -> None:
     """Home, feeds, tag pages and tag feeds whose newest entries changed, the archive pages
     whose navigation changed (a page opened, or one became or stopped being a redirect),
-    the pages of emptied tags (deleted), and the pages sitemap when listing pages appear or
-    go. Only the listings of `tags` are compared (None: every tag) besides the archive."""
+    the pages of emptied tags (deleted), the archive's sitemap shards whose pages changed,
+    and the pages sitemap when a tag appears or goes. Only the listings of `tags` are
+    compared (None: every tag) besides the archive."""
     if _front(before.recent(layout.home_size)) != _front(after.recent(layout.home_size)):
         result.add(PageRef("home"), "newest articles changed")
     if front_older(before, "all", layout) != front_older(after, "all", layout):

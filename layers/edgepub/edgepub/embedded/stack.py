@@ -29,7 +29,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -156,15 +156,16 @@ FAST_JSON_CHECK: list[str] | None = None  # a test sets a list: each answer is w
 
 def _wire(value: Any) -> Any:
     """A DynamoDB answer as its JSON protocol writes it: binary base64, times as epoch
-    seconds, absent (None) members left out."""
+    seconds (none of the four reads has one today), absent (None) members left out."""
     if isinstance(value, dict):
         return {k: _wire(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
         return [_wire(v) for v in value]
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()
-    if isinstance(value, datetime):
-        return value.timestamp()
+    if isinstance(value, datetime):  # as moto's serializer: naive is UTC, to the millisecond
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return int(aware.timestamp() * 1000) / 1000
     return value
 
 
