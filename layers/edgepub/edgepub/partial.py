@@ -548,10 +548,8 @@ class PartialModel(SiteModel):
     def shards(self) -> list[int]:
         return sorted(self.shard_summary())
 
-    def shard_updated(self, n: int) -> str:
-        """One shard's newest update time (the sitemap index asks for each: no summary built each time)."""
-        now = self._shard_now(n) if n in self._touched_shards() else self._stored_summary().get(n)
-        return now[1] if now else ""
+    def shard_times(self) -> dict[int, str]:
+        return {n: updated for n, (_, updated) in sorted(self.shard_summary().items())}
 
     # -- similar posts and paths -----------------------------------------------------
 

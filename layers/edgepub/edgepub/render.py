@@ -257,7 +257,7 @@ class Renderer:
             maps = [(self.url(PageRef("sitemap_pages").path), "")]
             archive = archive_sitemap_shards(archive_shape(model, layout), layout.sitemap_shard_size)
             maps += [(self.url(PageRef("sitemap_archive", (str(k),)).path), "") for k in archive]
-            maps += [(self.url(PageRef("sitemap", (str(n),)).path), model.shard_updated(n)) for n in model.shards()]
+            maps += [(self.url(PageRef("sitemap", (str(n),)).path), when) for n, when in model.shard_times().items()]
             body = self.env.get_template("sitemap_index.xml").render(sitemaps=maps)
             return Page(path=ref.path, body=body.encode(), kind="sitemap", content_type=XML, cache_tags=("sitemap",))
         if kind == "robots":

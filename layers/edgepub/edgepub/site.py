@@ -370,9 +370,9 @@ class SiteModel:
         """Orders live entries oldest first (similar posts' tie-break)."""
         return self._age[slug]
 
-    def shard_updated(self, n: int) -> str:
-        """The newest update time in sitemap shard n."""
-        return max((e.updated for e in self.shard(n)), default="")
+    def shard_times(self) -> dict[int, str]:
+        """Each sitemap shard's newest update time, in shard order (the sitemap index)."""
+        return {n: max((e.updated for e in self.shard(n)), default="") for n in self.shards()}
 
     def feed_entries(self, n: int, tag: str = "") -> list[Entry]:
         """The newest n live entries (with the tag) that search engines may index: what
