@@ -17,6 +17,13 @@ pytestmark = pytest.mark.embedded
 MIGRATE = json.loads((Path(__file__).resolve().parents[2] / "events" / "ops-migrate-index.json").read_text())
 
 
+def publish(stack, docs: dict[str, bytes]) -> None:
+    """Upload the sources under content/ and let the pipeline publish them."""
+    for name, body in docs.items():
+        stack.s3.put_object(Bucket=stack.sources_bucket, Key=f"content/{name}", Body=body)
+    stack.run_until_idle()
+
+
 def test_reviews_due_are_queried_in_due_order(stack):
     docs = {
         "old.md": b"---\ntitle: Old\ndate: 2026-01-01\ntags: [cdn]\nrevision: {last reviewed: 2026-01-01}\n---\nx\n",
@@ -24,9 +31,7 @@ def test_reviews_due_are_queried_in_due_order(stack):
         b"revision: {last reviewed: 2026-10-01, review interval: 30}\n---\nx\n",
         "new.md": b"---\ntitle: New\ndate: 2026-09-01\ntags: [s3]\nrevision: {last reviewed: 2026-11-01}\n---\nx\n",
     }
-    for name, body in docs.items():
-        stack.s3.put_object(Bucket=stack.sources_bucket, Key=f"content/{name}", Body=body)
-    stack.run_until_idle()
+    publish(stack, docs)
     index = DynamoIndex(dynamo_table(Settings.from_env(stack.settings_env())))
     # old: 2026-01-01 + 180 days = 2026-06-30; mid: 2026-10-01 + 30 = 2026-10-31; new: 2027-04-30
     due = index.review_due_before("2026-11-22")
@@ -44,9 +49,7 @@ def test_an_index_an_older_edgepub_wrote_is_refused_until_moved_then_publishes_o
         "one.md": b"---\ntitle: One\ndate: 2026-01-01\ntags: [cdn]\n---\nx\n",
         "two.md": b"---\ntitle: Two\ndate: 2026-02-01\ntags: [cdn, s3]\naliases: [/old-two/]\n---\nx\n",
     }
-    for name, body in docs.items():
-        stack.s3.put_object(Bucket=stack.sources_bucket, Key=f"content/{name}", Body=body)
-    stack.run_until_idle()
+    publish(stack, docs)
     table = dynamo_table(Settings.from_env(stack.settings_env()))
     entries, counters, hashes = to_older_layout(table)  # the table as an older edgepub left it
     with pytest.raises(IndexLayoutError, match="edgepub migrate-index"):
@@ -89,9 +92,7 @@ def test_the_stacks_fast_read_answers_are_what_motos_serializer_writes(stack, mo
         "one.md": b"---\ntitle: One\ndate: 2026-01-01\ntags: [cdn, s3]\naliases: [/old-one/]\n---\nx\n",
         "two.md": b"---\ntitle: Two\ndate: 2026-02-01\ntags: [cdn]\nrevision: {last reviewed: 2026-01-01}\n---\ny\n",
     }
-    for name, body in docs.items():
-        stack.s3.put_object(Bucket=stack.sources_bucket, Key=f"content/{name}", Body=body)
-    stack.run_until_idle()
+    publish(stack, docs)
     stack.s3.put_object(Bucket=stack.sources_bucket, Key="content/two.md", Body=docs["two.md"] + b"more\n")
     stack.s3.delete_object(Bucket=stack.sources_bucket, Key="content/one.md")
     stack.run_until_idle()
